@@ -1,0 +1,25 @@
+"""One folder per architecture family; `family_for` picks one from a config.json."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from zoo.errors import ConfigError
+
+_BY_MODEL_TYPE = {
+    "bert": "zoo.families.bert",
+    "distilbert": "zoo.families.bert",
+}
+
+
+def family_for(raw_config: dict) -> ModuleType:
+    import importlib
+
+    model_type = raw_config.get("model_type")
+    if model_type not in _BY_MODEL_TYPE:
+        archs = ", ".join(raw_config.get("architectures") or []) or "none listed"
+        raise ConfigError(
+            f"model_type {model_type!r} (architectures: {archs}) is not in the zoo; "
+            f"supported model types: {', '.join(sorted(_BY_MODEL_TYPE))}"
+        )
+    return importlib.import_module(_BY_MODEL_TYPE[model_type])

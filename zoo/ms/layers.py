@@ -1,0 +1,117 @@
+"""Layers every MindSpore family shares, written for graph mode and for the CPU kernels that exist.
+
+Parameter names follow torch (`weight`, `bias`) so that one converted state dict loads into both
+twins. MindSpore's own nn.LayerNorm (gamma/beta) and nn.Embedding (embedding_table) are not used
+for that reason, and because several `mint` ops have no CPU kernel (MINDSPORE_NOTES.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import mindspore as ms
+import numpy as np
+from mindspore import Parameter, Tensor, nn, ops
+from mindspore.common.initializer import Normal, One, Zero, initializer
+
+
+def _param(init, shape: tuple[int, ...], dtype) -> Parameter:
+    return Parameter(initializer(init, shape, dtype))
+
+
+class Linear(nn.Cell):
+    """y = x W^T + b, with W stored (out_features, in_features) like torch."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype=ms.float32, init_std: float = 0.02) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = _param(Normal(init_std), (out_features, in_features), dtype)
+        self.bias = _param(Zero(), (out_features,), dtype) if bias else None
+        self.matmul = ops.MatMul(transpose_b=True)
+
+    def construct(self, x: Tensor) -> Tensor:
+        leading = x.shape[:-1]
+        y = self.matmul(x.reshape(-1, self.in_features), self.weight)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(leading + (self.out_features,))
+
+
+class Embedding(nn.Cell):
+    """Row lookup through ops.gather: mint.embedding has no CPU kernel in PyNative."""
+
+    def __init__(self, num_embeddings: int, dim: int, dtype=ms.float32, init_std: float = 0.02) -> None:
+        super().__init__()
+        self.weight = _param(Normal(init_std), (num_embeddings, dim), dtype)
+
+    def construct(self, ids: Tensor) -> Tensor:
+        return ops.gather(self.weight, ids, 0)
+
+
+class LayerNorm(nn.Cell):
+    """LayerNorm over the last axis with torch's parameter names (weight, bias)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype=ms.float32) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = _param(One(), (dim,), dtype) if elementwise_affine else None
+        self.bias = _param(Zero(), (dim,), dtype) if elementwise_affine and bias else None
+        self.ones = Tensor(np.ones(dim), dtype)
+        self.zeros = Tensor(np.zeros(dim), dtype)
+        self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+
+    def construct(self, x: Tensor) -> Tensor:
+        weight = self.ones if self.weight is None else self.weight
+        bias = self.zeros if self.bias is None else self.bias
+        return self.norm(x, weight, bias)[0]
+
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
+
+def gelu(x: Tensor) -> Tensor:
+    """Exact (erf) GELU written out: the GeLU primitive is several times slower on CPU."""
+    return 0.5 * x * (1.0 + ops.erf(x * _INV_SQRT2))
+
+
+def relu(x: Tensor) -> Tensor:
+    return ops.relu(x)
+
+
+_LOWEST = {ms.float32: float(np.finfo(np.float32).min), ms.float16: float(np.finfo(np.float16).min),
+           ms.bfloat16: -3.3895313892515355e38}
+
+
+def mask_min(dtype) -> float:
+    """The additive mask value torch uses: the lowest finite number of the compute dtype.
+
+    Call it at init: graph mode cannot run numpy on a dtype inside construct.
+    """
+    return _LOWEST[dtype]
+
+
+def padding_mask_to_additive(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
+    """(B, S) 1/0 mask -> (B, 1, 1, S) additive mask: 0 where kept, `lowest` (mask_min) where padded."""
+    keep = attention_mask.astype(dtype)[:, None, None, :]
+    return (1.0 - keep) * lowest
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """(B, S, H*D) -> (B, H, S, D)."""
+    batch, seq, width = x.shape
+    return ops.transpose(x.reshape(batch, seq, num_heads, width // num_heads), (0, 2, 1, 3))
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, H, S, D) -> (B, S, H*D)."""
+    batch, heads, seq, head_dim = x.shape
+    return ops.transpose(x, (0, 2, 1, 3)).reshape(batch, seq, heads * head_dim)
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, additive_mask: Tensor, scale: float) -> Tensor:
+    """softmax(q k^T * scale + mask) v on (B, H, S, D) tensors; the composed path for every device."""
+    scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * scale + additive_mask
+    return ops.matmul(ops.softmax(scores, -1), v)

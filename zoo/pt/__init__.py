@@ -1,0 +1,1 @@
+"""PyTorch-only building blocks, twins of zoo.ms."""

