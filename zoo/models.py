@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -9,7 +10,7 @@ from typing import Any
 
 import torch
 
-from zoo.checkpoint import StateDict, load_tensors, read_config, to_zoo
+from zoo.checkpoint import ParamSpec, StateDict, load_tensors, read_config, to_zoo
 from zoo.errors import HubError
 from zoo.families import family_for
 
@@ -66,13 +67,21 @@ def build_ms(spec: ModelSpec, dtype: str = "float32"):
     return modeling.build(spec.config, ms_dtype(dtype))
 
 
+def expected_params(spec: ModelSpec) -> ParamSpec:
+    """Zoo parameter names, shapes and dtypes, from the twin built on torch's meta device (no memory)."""
+    meta_model = build_pt(spec, device="meta")
+    return {n: (tuple(p.shape), p.dtype) for n, p in meta_model.named_parameters()}
+
+
+def to_zoo_names(spec: ModelSpec, upstream: Mapping[str, torch.Tensor], source: str) -> StateDict:
+    """Any upstream-named tensors (weights or their gradients) renamed to zoo names, strictly."""
+    keymap = spec.family.keymap(spec.config, upstream.keys())
+    return to_zoo(upstream, keymap, expected_params(spec), source=source)
+
+
 def zoo_state(spec: ModelSpec) -> StateDict:
     """The checkpoint renamed to zoo names, strictly checked against the twin's parameters."""
-    upstream = load_tensors(spec.folder)
-    keymap = spec.family.keymap(spec.config, upstream.keys())
-    meta_model = build_pt(spec, device="meta")
-    expected = {n: (tuple(p.shape), p.dtype) for n, p in meta_model.named_parameters()}
-    return to_zoo(upstream, keymap, expected, source=str(spec.folder))
+    return to_zoo_names(spec, load_tensors(spec.folder), source=str(spec.folder))
 
 
 def load_pt(spec: ModelSpec, dtype: torch.dtype = torch.float32, state: StateDict | None = None):

@@ -12,7 +12,8 @@ from zoo.families.bert.convert import keymap
 NAME = "bert"
 Config = BertConfig
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-__all__ = ["NAME", "Config", "INPUT_NAMES", "keymap", "config_from_folder", "reference", "example_inputs"]
+__all__ = ["NAME", "Config", "INPUT_NAMES", "keymap", "config_from_folder", "reference", "reference_forward",
+           "example_inputs"]
 
 
 def config_from_folder(folder: str | Path, raw: dict, task: str | None = None) -> BertConfig:
@@ -21,6 +22,7 @@ def config_from_folder(folder: str | Path, raw: dict, task: str | None = None) -
 
 def reference(folder: str | Path, config: BertConfig):
     """The upstream transformers class for this checkpoint, in fp32 eager attention, eval mode."""
+    import torch
     import transformers
 
     if config.task == "sequence-classification":
@@ -28,12 +30,12 @@ def reference(folder: str | Path, config: BertConfig):
                else transformers.DistilBertForSequenceClassification)
     else:
         cls = transformers.BertModel if config.variant == "bert" else transformers.DistilBertModel
-    model = cls.from_pretrained(str(folder), attn_implementation="eager", torch_dtype="float32")
+    model = cls.from_pretrained(str(folder), attn_implementation="eager", dtype=torch.float32)
     return model.eval()
 
 
-def reference_outputs(model, config: BertConfig, inputs: dict[str, np.ndarray]):
-    """Run the reference on numpy inputs; returns (named outputs as torch tensors) in zoo order."""
+def reference_forward(model, config: BertConfig, inputs: dict[str, np.ndarray], with_loss: bool = False):
+    """Run the reference on numpy inputs: named torch outputs in zoo order, and its own `loss`."""
     import torch
 
     ids = torch.from_numpy(inputs["input_ids"]).long()
@@ -41,9 +43,11 @@ def reference_outputs(model, config: BertConfig, inputs: dict[str, np.ndarray]):
     kwargs = {"input_ids": ids, "attention_mask": mask}
     if config.variant == "bert":
         kwargs["token_type_ids"] = torch.from_numpy(inputs["token_type_ids"]).long()
+    if with_loss:
+        kwargs["labels"] = torch.from_numpy(inputs["labels"]).long()
     out = model(**kwargs)
     if config.task == "sequence-classification":
-        return {"logits": out.logits}
+        return {"logits": out.logits, **({"loss": out.loss} if with_loss else {})}
     hidden = out.last_hidden_state
     weights = mask.to(hidden.dtype)[:, :, None]
     embedding = (hidden * weights).sum(1) / torch.clamp(weights.sum(1), min=1e-9)
@@ -68,5 +72,7 @@ def example_inputs(config: BertConfig, batch: int = 4, seq: int = 16, seed: int 
     if config.type_vocab_size > 1:
         token_types[:, seq // 2:] = 1
         token_types *= mask
-    labels = rng.integers(0, config.num_labels, size=(batch,), dtype=np.int64)
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": token_types, "labels": labels}
+    inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": token_types}
+    if config.task == "sequence-classification":
+        inputs["labels"] = rng.integers(0, config.num_labels, size=(batch,), dtype=np.int64)
+    return inputs

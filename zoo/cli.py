@@ -1,0 +1,93 @@
+"""`mindzoo`: list, parity, demo. A ZooError is one line on stderr and exit 2; parity failure is exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from zoo.errors import ZooError
+
+
+def _quiet_frameworks() -> None:
+    os.environ.setdefault("GLOG_v", "3")          # MindSpore's C++ log: errors only
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*dtype_to_nptype.*")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from parity.report import render_table
+    from zoo import registry
+
+    rows = [[e.name, e.family, e.task, e.params, f"{e.upstream}@{e.revision}", e.notes] for e in registry.ENTRIES]
+    print(render_table(["name", "family", "task", "params", "upstream", "notes"], rows))
+    return 0
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    import parity
+
+    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    report = parity.compare(args.model, backends=backends, dtype=args.dtype, seed=args.seed, task=args.task,
+                            with_grads=not args.no_grads,
+                            progress=lambda b: print(f"  running {b} ...", file=sys.stderr, flush=True))
+    print(f"parity: {args.model}  (dtype {args.dtype}, inputs {report.inputs})")
+    print(report.table())
+    print("PASSED" if report.passed else "FAILED")
+    if args.json:
+        report.write_json(args.json)
+    if args.markdown:
+        from pathlib import Path
+
+        Path(args.markdown).write_text(report.to_markdown(), encoding="utf-8")
+    return 0 if report.passed else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from zoo.demo import run_demo
+
+    return run_demo(args.out, backends=args.backends)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mindzoo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="models in the registry")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("parity", help="run one checkpoint through several backends and compare")
+    p.add_argument("model", help="registry name, hub id already pulled, or model folder")
+    p.add_argument("--backends", default="ms-pynative,ms-graph,pt,ref",
+                   help="comma-separated: ms-pynative, ms-graph, pt, pt-compile, ref")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    p.add_argument("--task", default=None, help="override the task read from config.json")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-grads", action="store_true", help="skip loss and gradient parity")
+    p.add_argument("--json", help="write the JSON report here")
+    p.add_argument("--markdown", help="write a markdown summary here")
+    p.set_defaults(func=cmd_parity)
+
+    p = sub.add_parser("demo", help="parity on the embedded default models (offline)")
+    p.add_argument("--out", default="demo-out", help="folder for the tiny checkpoints and reports")
+    p.add_argument("--backends", default="ms-pynative,ms-graph,pt,ref")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_frameworks()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ZooError as err:
+        print(f"mindzoo: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

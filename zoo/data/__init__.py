@@ -1,0 +1,1 @@
+"""Data pipelines, each as a mindspore.dataset pipeline and a torch DataLoader twin."""

