@@ -57,7 +57,11 @@ def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, 
     if unknown or len(backends) < 2:
         raise InputError(f"backends {list(backends)}: need two or more of {', '.join(BACKENDS)}")
     inputs = make_inputs(spec, seed=seed) if inputs is None else inputs
-    spec.config.check_inputs(*(inputs.get(n) for n in spec.family.INPUT_NAMES))
+    missing = [n for n in spec.family.INPUT_NAMES if n not in inputs]
+    if missing:
+        raise InputError(f"inputs lack {', '.join(missing)} (the {spec.family.NAME} family takes "
+                         f"{', '.join(spec.family.INPUT_NAMES)})")
+    spec.config.check_inputs(*(inputs[n] for n in spec.family.INPUT_NAMES))
     state = zoo_state(spec)
     outputs = {}
     for backend in backends:

@@ -33,7 +33,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     report = parity.compare(args.model, backends=backends, dtype=args.dtype, seed=args.seed, task=args.task,
-                            with_grads=not args.no_grads,
+                            with_grads=not args.no_grads, inputs=_read_inputs(args.inputs),
                             progress=lambda b: print(f"  running {b} ...", file=sys.stderr, flush=True))
     print(f"parity: {args.model}  (dtype {args.dtype}, inputs {report.inputs})")
     print(report.table())
@@ -45,6 +45,26 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
         Path(args.markdown).write_text(report.to_markdown(), encoding="utf-8")
     return 0 if report.passed else 1
+
+
+def _read_inputs(path: str | None):
+    """An .npz of named int arrays (input_ids, attention_mask, ...), or None for the default inputs."""
+    if path is None:
+        return None
+    import numpy as np
+
+    from zoo.errors import InputError
+
+    try:
+        with np.load(path) as data:
+            inputs = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a readable .npz of input arrays ({err})") from err
+    if "input_ids" not in inputs:
+        raise InputError(f"{path}: needs an `input_ids` array (has: {', '.join(inputs) or 'nothing'})")
+    inputs.setdefault("attention_mask", np.ones_like(inputs["input_ids"]))
+    inputs.setdefault("token_type_ids", np.zeros_like(inputs["input_ids"]))
+    return inputs
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -68,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default=None, help="override the task read from config.json")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-grads", action="store_true", help="skip loss and gradient parity")
+    p.add_argument("--inputs", help="an .npz with input_ids (attention_mask, token_type_ids, labels optional)")
     p.add_argument("--json", help="write the JSON report here")
     p.add_argument("--markdown", help="write a markdown summary here")
     p.set_defaults(func=cmd_parity)

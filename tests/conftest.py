@@ -1,0 +1,35 @@
+"""Session-wide fixtures: tiny checkpoints written by the upstream libraries, built once per session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GLOG_v", "3")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from zoo import tiny  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """name -> folder for every writer in zoo.tiny (written lazily, once per session)."""
+    root = tmp_path_factory.mktemp("tiny")
+
+    class Lazy(dict):
+        def __missing__(self, name: str) -> Path:
+            self[name] = tiny.WRITERS[name](root / name)
+            return self[name]
+
+    return Lazy()
+
+
+@pytest.fixture(scope="session")
+def minilm_folder() -> Path:
+    from zoo import registry
+
+    return registry.get("minilm-l6").local_folder()
