@@ -60,8 +60,10 @@ def test_tied_copy_must_equal_its_source():
     [
         (lambda s: s.pop("blocks.1.proj.weight"), r"missing keys \(1\): blocks.1.proj.weight"),
         (lambda s: s.__setitem__("blocks.0.extra.bias", torch.zeros(2)), r"unexpected keys \(1\): blocks.0.extra.bias"),
-        (lambda s: s.__setitem__("emb.weight", torch.zeros(4, 2)), r"shape mismatches .*embed.weight: checkpoint \(4, 2\)"),
-        (lambda s: s.__setitem__("emb.weight", torch.zeros(5, 2, dtype=torch.int64)), r"dtype mismatches .*torch.int64"),
+        (lambda s: s.__setitem__("emb.weight", torch.zeros(4, 2)),
+         r"shape mismatches .*embed.weight: checkpoint \(4, 2\)"),
+        (lambda s: s.__setitem__("emb.weight", torch.zeros(5, 2, dtype=torch.int64)),
+         r"dtype mismatches .*torch.int64"),
         (lambda s: s.__setitem__("blocks.2.proj.weight", torch.zeros(2, 2)), r"keys the model has no parameter for"),
     ],
 )
