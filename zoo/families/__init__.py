@@ -9,6 +9,7 @@ from zoo.errors import ConfigError
 _BY_MODEL_TYPE = {
     "bert": "zoo.families.bert",
     "distilbert": "zoo.families.bert",
+    "opt": "zoo.families.opt",
 }
 
 

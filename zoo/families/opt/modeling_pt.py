@@ -1,0 +1,192 @@
+"""OPT decoder in PyTorch: causal self-attention, ReLU MLP, learned positions.
+
+The twin of modeling_ms.py: same classes, attributes and parameter names. One code path serves training
+(`construct`: whole sequences) and cached generation (`forward_cached`: docs/decoders.md).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F  # noqa: N812
+
+from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
+from zoo.pt.generation import write_cache
+from zoo.pt.layers import Embedding, LayerNorm, Linear, attention, mask_min, merge_heads, relu, split_heads
+
+
+def causal_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
+    """(B, S) 1/0 mask -> (B, 1, S, S) additive bias: 0 where key s <= query t and s is a token."""
+    seq = attention_mask.shape[1]
+    steps = torch.arange(seq, device=attention_mask.device)
+    causal = (steps[None, :] <= steps[:, None]).to(dtype)                 # (S, S): [t, s] = s <= t
+    keep = causal[None, None, :, :] * attention_mask.to(dtype)[:, None, None, :]  # (B, 1, S, S)
+    return (1.0 - keep) * lowest
+
+
+def positions_from_mask(attention_mask: Tensor) -> Tensor:
+    """0-based index of each token among its row's tokens; -1 at pads (transformers: cumsum * mask - 1)."""
+    return torch.cumsum(attention_mask, 1) * attention_mask - 1
+
+
+def embed_tokens_without_pad_grad(embed_tokens: Embedding, input_ids: Tensor, padding_idx: int) -> Tensor:
+    """Row lookup whose gradient skips the pad row, as torch's nn.Embedding(padding_idx=...) does.
+
+    Forward is exact: x * 1 + sg(x) * 0 = x. Only the gradient of rows looked up by pad ids is cut.
+    """
+    x = embed_tokens(input_ids)                                               # (B, S, E)
+    keep = (input_ids != padding_idx).to(x.dtype)[:, :, None]
+    return x * keep + x.detach() * (1.0 - keep)
+
+
+class OPTAttention(nn.Module):
+    """softmax((Q / sqrt(d)) K^T + bias) V W_o; q is scaled before the product, as in transformers."""
+
+    def __init__(self, config: OPTConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        width = config.hidden_size
+        self.num_heads = config.num_heads
+        self.scale = config.head_dim ** -0.5
+        self.q_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
+        self.k_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
+        self.v_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
+        self.out_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
+
+    def forward(self, x: Tensor, bias: Tensor, key_cache=None, value_cache=None, cache_positions=None):
+        q = split_heads(self.q_proj(x) * self.scale, self.num_heads)  # (B, H, T, D)
+        k = split_heads(self.k_proj(x), self.num_heads)
+        v = split_heads(self.v_proj(x), self.num_heads)
+        if key_cache is not None:                                       # (B, H, L, D) after the write
+            k = write_cache(key_cache, k, cache_positions)
+            v = write_cache(value_cache, v, cache_positions)
+        return self.out_proj(merge_heads(attention(q, k, v, bias, 1.0))), k, v
+
+
+class OPTMLP(nn.Module):
+    """W_2 relu(W_1 x)."""
+
+    def __init__(self, config: OPTConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        self.up_proj = Linear(config.hidden_size, config.ffn_dim, bias=config.enable_bias, dtype=dtype)
+        self.down_proj = Linear(config.ffn_dim, config.hidden_size, bias=config.enable_bias, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(relu(self.up_proj(x)))
+
+
+class OPTLayer(nn.Module):
+    """Pre-LN: h = x + Attn(LN(x)); y = h + MLP(LN(h)).  Post-LN: h = LN(x + Attn(x)); y = LN(h + MLP(h))."""
+
+    def __init__(self, config: OPTConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        affine = config.layer_norm_elementwise_affine
+        self.pre_norm = config.do_layer_norm_before
+        self.attention_norm = LayerNorm(config.hidden_size, config.layer_norm_eps, affine, dtype=dtype)
+        self.attention = OPTAttention(config, dtype)
+        self.mlp_norm = LayerNorm(config.hidden_size, config.layer_norm_eps, affine, dtype=dtype)
+        self.mlp = OPTMLP(config, dtype)
+
+    def forward(self, x: Tensor, bias: Tensor, key_cache=None, value_cache=None, cache_positions=None):
+        if self.pre_norm:
+            a, k, v = self.attention(self.attention_norm(x), bias, key_cache, value_cache, cache_positions)
+            h = x + a
+            return h + self.mlp(self.mlp_norm(h)), k, v
+        a, k, v = self.attention(x, bias, key_cache, value_cache, cache_positions)
+        h = self.attention_norm(x + a)
+        return self.mlp_norm(h + self.mlp(h)), k, v
+
+
+class OPTDecoder(nn.Module):
+    """Token embeddings (projected in), learned positions (offset 2), N layers, final LN, projection out."""
+
+    def __init__(self, config: OPTConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        self.padding_idx = config.pad_token_id
+        self.embed_tokens = Embedding(config.vocab_size, config.word_embed_proj_dim, dtype=dtype)
+        self.embed_positions = Embedding(config.max_position_embeddings + POSITION_OFFSET, config.hidden_size,
+                                         dtype=dtype)
+        self.project_in = (Linear(config.word_embed_proj_dim, config.hidden_size, bias=False, dtype=dtype)
+                           if config.has_projections else None)
+        self.layers = nn.ModuleList([OPTLayer(config, dtype) for _ in range(config.num_layers)])
+        self.final_norm = (LayerNorm(config.hidden_size, config.layer_norm_eps, config.layer_norm_elementwise_affine,
+                                     dtype=dtype) if config.final_layer_norm else None)
+        self.project_out = (Linear(config.hidden_size, config.word_embed_proj_dim, bias=False, dtype=dtype)
+                            if config.has_projections else None)
+
+    def embed(self, input_ids: Tensor, position_ids: Tensor) -> Tensor:
+        """x_t = P_in E[id_t] + Pos[position_t + 2]."""
+        if self.padding_idx is None:
+            x = self.embed_tokens(input_ids)
+        else:
+            x = embed_tokens_without_pad_grad(self.embed_tokens, input_ids, self.padding_idx)  # (B, T, E)
+        if self.project_in is not None:
+            x = self.project_in(x)                                                           # (B, T, d)
+        return x + self.embed_positions(position_ids + POSITION_OFFSET)
+
+    def finish(self, x: Tensor) -> Tensor:
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        if self.project_out is not None:
+            x = self.project_out(x)                                                          # (B, T, E)
+        return x
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, bias: Tensor) -> Tensor:
+        x = self.embed(input_ids, positions_from_mask(attention_mask))
+        for layer in self.layers:
+            x, _, _ = layer(x, bias)
+        return self.finish(x)
+
+    def forward_cached(self, input_ids, position_ids, bias, key_cache, value_cache, cache_positions):
+        x = self.embed(input_ids, position_ids)
+        keys, values = (), ()
+        for i, layer in enumerate(self.layers):
+            x, k, v = layer(x, bias, key_cache[i], value_cache[i], cache_positions)
+            keys = keys + (k,)
+            values = values + (v,)
+        return self.finish(x), keys, values
+
+
+class OPTForCausalLM(nn.Module):
+    """logits = h W_E^T (the LM head is the token embedding unless the config unties it)."""
+
+    def __init__(self, config: OPTConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        self.num_layers = config.num_layers
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.dtype = dtype
+        self.mask_value = mask_min(dtype)
+        self.decoder = OPTDecoder(config, dtype)
+        self.lm_head = (None if config.tie_word_embeddings
+                        else Linear(config.word_embed_proj_dim, config.vocab_size, bias=False, dtype=dtype))
+
+    def head(self, hidden: Tensor) -> Tensor:
+        if self.lm_head is not None:
+            return self.lm_head(hidden)
+        batch, seq, width = hidden.shape
+        logits = F.linear(hidden.reshape(batch * seq, width), self.decoder.embed_tokens.weight)
+        return logits.reshape(batch, seq, -1)                                                # (B, T, V)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor):
+        bias = causal_bias(attention_mask, self.dtype, self.mask_value)                      # (B, 1, S, S)
+        return (self.head(self.decoder(input_ids, attention_mask, bias)),)
+
+    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
+        return (batch, self.num_heads, max_len, self.head_dim)
+
+    def forward_cached(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
+        hidden, keys, values = self.decoder.forward_cached(input_ids, position_ids, attention_bias, key_cache,
+                                                           value_cache, cache_positions)
+        return self.head(hidden), keys, values
+
+
+def build(config: OPTConfig, dtype=torch.float32) -> nn.Module:
+    return OPTForCausalLM(config, dtype)
+
+
+def loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
+    vocab = logits.shape[-1]
+    shifted_logits = logits[:, :-1].reshape(-1, vocab).float()
+    shifted_labels = labels[:, 1:].reshape(-1).long()
+    return F.cross_entropy(shifted_logits, shifted_labels, ignore_index=-100)

@@ -1,0 +1,81 @@
+"""Greedy generation with a fixed-size KV cache, for MindSpore graph mode (static shapes).
+
+The protocol a CausalLM implements (`num_layers`, `cache_shape`, `forward_cached`) is described in
+docs/decoders.md. The cache is a tuple of (B, H, L, D) tensors per layer, passed in and returned
+(functional, so the same code runs in PyNative, under ms.jit and in the torch twin). Writes use the
+one-hot blend of ASCEND_NOTES.md section 4. Prefill (T = P) and decode (T = 1) each compile once
+per (B, P, L) bucket: every step-dependent value is a tensor, never a Python scalar.
+"""
+
+from __future__ import annotations
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn, ops
+
+from zoo.pt.generation import BUCKETS, GenerationOutput, GreedyLoop, Plan, bucket, plan
+
+__all__ = ["BUCKETS", "GenerationOutput", "Generator", "Plan", "bucket", "plan", "write_cache"]
+
+
+def write_cache(cache: Tensor, new: Tensor, cache_positions: Tensor) -> Tensor:
+    """Write new (B, H, T, D) into slots `cache_positions` (T,) of cache (B, H, L, D); exact in fp32."""
+    length = cache.shape[2]
+    onehot = ops.equal(ops.arange(length)[None, :], cache_positions[:, None]).astype(cache.dtype)  # (T, L)
+    written = onehot.sum(0)  # (L,)
+    return cache * (1.0 - written)[:, None] + ops.matmul(ops.transpose(onehot, (1, 0)), new)  # (B, H, L, D)
+
+
+class CachedStep(nn.Cell):
+    """The model's forward_cached as a Cell of its own, so that it compiles as one graph."""
+
+    def __init__(self, model: nn.Cell) -> None:
+        super().__init__()
+        self.model = model
+
+    def construct(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
+        return self.model.forward_cached(input_ids, position_ids, attention_bias, key_cache, value_cache,
+                                         cache_positions)
+
+
+class Generator(GreedyLoop):
+    """Greedy generation for a MindSpore CausalLM; mode "graph" compiles the steps with ms.jit."""
+
+    def __init__(self, model: nn.Cell, eos_token_id: int | None = None, pad_token_id: int | None = None,
+                 max_positions: int | None = None, mode: str = "graph") -> None:
+        super().__init__(eos_token_id, pad_token_id, max_positions)
+        if mode not in ("graph", "pynative"):
+            raise ValueError(f"mode must be 'graph' or 'pynative', got {mode!r}")
+        model.set_train(False)
+        self.model = model
+        self.dtype = model.trainable_params()[0].dtype
+        step = CachedStep(model)
+        self.step = ms.jit(step.construct) if mode == "graph" else step
+        self.full = ms.jit(model.construct) if mode == "graph" else model
+        self.cache: tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None = None
+
+    def _bias(self, plan: Plan, slots: np.ndarray) -> Tensor:
+        return Tensor(plan.bias(slots), self.dtype)
+
+    def cached_logits(self, plan: Plan, step: int) -> np.ndarray:
+        if step == 0:   # prefill: the whole prompt bucket into an empty cache
+            shape = self.model.cache_shape(plan.tokens.shape[0], plan.length)
+            zeros = tuple(ops.zeros(shape, self.dtype) for _ in range(self.model.num_layers))
+            self.cache = (zeros, zeros)
+            slots = np.arange(plan.prompt_len)
+        else:           # decode: the token chosen last step, at slot P + step - 1
+            slots = np.array([plan.prompt_len + step - 1])
+        ids = plan.tokens[:, slots]
+        self.shapes_run.add(("prefill" if step == 0 else "decode", ids.shape, plan.length))
+        logits, keys, values = self.step(
+            Tensor(ids.astype(np.int32)), Tensor(plan.positions[:, slots].astype(np.int32)),
+            self._bias(plan, slots), *self.cache, Tensor(slots.astype(np.int32)))
+        self.cache = (keys, values)
+        return logits[:, -1].float().asnumpy()
+
+    def recomputed_logits(self, plan: Plan, step: int) -> np.ndarray:
+        last = plan.prompt_len + step - 1
+        mask = plan.valid * (np.arange(plan.length)[None, :] <= last)   # right pads after the sequence
+        self.shapes_run.add(("recompute", plan.tokens.shape, plan.length))
+        (logits,) = self.full(Tensor(plan.tokens.astype(np.int32)), Tensor(mask.astype(np.int32)))
+        return logits[:, last].float().asnumpy()
