@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo-out", help="folder for the tiny checkpoints and reports")
     p.add_argument("--backends", default="ms-pynative,ms-graph,pt,ref")
     p.set_defaults(func=cmd_demo)
+
+    from zoo.data.command import add_data_parity
+
+    add_data_parity(sub)
     return parser
 
 
