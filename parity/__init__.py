@@ -12,7 +12,8 @@ import numpy as np
 
 from parity.backends import BACKENDS, DEFAULT_BACKENDS, mode_of, run_backend
 from parity.inputs import make_inputs
-from parity.metrics import compare_arrays, floored_rel_fro, valid_positions
+from parity.localize import first_divergence
+from parity.metrics import compare_arrays, floored_rel_fro, logits_metrics, logits_rows, valid_positions
 from parity.report import Check, Report, environment
 from parity.tolerances import GRAD_FLOOR, bound_for
 from zoo.errors import InputError
@@ -42,6 +43,10 @@ def compare_outputs(outputs: dict[str, dict[str, np.ndarray]], inputs: dict[str,
                 continue
             bound = bound_for(name, dtype, device, mode_of(a))
             metrics = compare_arrays(valid_positions(outputs[a][name], mask), valid_positions(outputs[b][name], mask))
+            if name == "logits" and metrics["finite"]:
+                rows_a, labels = logits_rows(outputs[a][name], mask, inputs.get("labels"))
+                rows_b, _ = logits_rows(outputs[b][name], mask, inputs.get("labels"))
+                metrics.update(logits_metrics(rows_a, rows_b, labels))
             if name.startswith("grad.") and metrics["finite"]:
                 metrics["rel_fro_floored"] = floored_rel_fro(outputs[a][name], outputs[b][name],
                                                              GRAD_FLOOR * grad_norm)
@@ -51,7 +56,11 @@ def compare_outputs(outputs: dict[str, dict[str, np.ndarray]], inputs: dict[str,
 
 def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, dtype: str = "float32",
             inputs: dict[str, np.ndarray] | None = None, with_grads: bool = True, seed: int = 0,
-            task: str | None = None, progress=None) -> Report:
+            task: str | None = None, progress=None, localize: bool = True, ms_transform=None) -> Report:
+    """Run `model` through `backends` and compare; on a MindSpore failure, localise the first divergence.
+
+    `ms_transform(net)` edits the MindSpore Cell after loading (used by the self-test to inject bugs).
+    """
     spec = model if isinstance(model, ModelSpec) else resolve(model, task)
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or len(backends) < 2:
@@ -67,8 +76,14 @@ def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, 
     for backend in backends:
         if progress:
             progress(backend)
-        outputs[backend] = run_backend(backend, spec, state, inputs, dtype=dtype, with_grads=with_grads)
+        outputs[backend] = run_backend(backend, spec, state, inputs, dtype=dtype, with_grads=with_grads,
+                                       ms_transform=ms_transform)
     checks = compare_outputs(outputs, inputs, dtype)
     shapes = {k: list(v.shape) for k, v in inputs.items()}
-    return Report(spec.name, list(backends), checks, dtype=dtype, seed=seed, inputs=shapes,
-                  environment=environment())
+    report = Report(spec.name, list(backends), checks, dtype=dtype, seed=seed, inputs=shapes,
+                    environment=environment())
+    if localize and any(not c.passed and c.a.startswith("ms-") for c in checks):
+        if progress:
+            progress("first-divergence localisation (PyNative, per-module hooks)")
+        report.first_divergence = first_divergence(spec, state, inputs, ms_transform)
+    return report

@@ -29,7 +29,8 @@ def _modeling(spec: ModelSpec, framework: str):
 
 
 def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], graph: bool,
-           dtype: str = "float32", with_grads: bool = True) -> dict[str, np.ndarray]:
+           dtype: str = "float32", with_grads: bool = True, transform=None) -> dict[str, np.ndarray]:
+    """`transform(net)` edits the loaded Cell before it runs (the self-test injects bugs with it)."""
     import mindspore as ms
 
     if dtype == "bfloat16" and ms.get_context("device_target") == "CPU":
@@ -37,6 +38,8 @@ def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], gra
                          "(bf16 weights are widened on load)")
     ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
     net = load_ms(spec, dtype, state)
+    if transform is not None:
+        transform(net)
     modeling = _modeling(spec, "ms")
     args = tuple(ms.Tensor(inputs[name].astype(np.int32)) for name in spec.family.INPUT_NAMES)
     outputs = net(*args)
@@ -90,11 +93,11 @@ def run_ref(spec: ModelSpec, inputs: dict[str, np.ndarray], dtype: str = "float3
 
 
 def run_backend(backend: str, spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray],
-                dtype: str = "float32", with_grads: bool = True) -> dict[str, np.ndarray]:
+                dtype: str = "float32", with_grads: bool = True, ms_transform=None) -> dict[str, np.ndarray]:
     if backend == "ms-pynative":
-        return run_ms(spec, state, inputs, graph=False, dtype=dtype, with_grads=with_grads)
+        return run_ms(spec, state, inputs, graph=False, dtype=dtype, with_grads=with_grads, transform=ms_transform)
     if backend == "ms-graph":
-        return run_ms(spec, state, inputs, graph=True, dtype=dtype, with_grads=with_grads)
+        return run_ms(spec, state, inputs, graph=True, dtype=dtype, with_grads=with_grads, transform=ms_transform)
     if backend == "pt":
         return run_pt(spec, state, inputs, dtype=dtype, with_grads=with_grads)
     if backend == "pt-compile":

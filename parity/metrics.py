@@ -43,3 +43,46 @@ def floored_rel_fro(actual: np.ndarray, expected: np.ndarray, floor: float) -> f
     """||a - b|| / max(||b||, floor): relative error that stays meaningful where b is (near) zero."""
     diff = np.linalg.norm(actual.astype(np.float64) - expected.astype(np.float64))
     return float(diff / max(float(np.linalg.norm(expected.astype(np.float64))), floor))
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    shifted = x - x.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def logits_metrics(actual: np.ndarray, expected: np.ndarray, labels: np.ndarray | None = None) -> dict:
+    """Distribution-level agreement of (N, V) logits rows: KL(expected || actual), top-1, top-5, label NLL."""
+    actual = actual.reshape(-1, actual.shape[-1])
+    expected = expected.reshape(-1, expected.shape[-1])
+    log_p, log_q = _log_softmax(expected), _log_softmax(actual)
+    kl = (np.exp(log_p) * (log_p - log_q)).sum(-1)
+    k = min(5, actual.shape[-1])
+    top_a = np.argsort(-actual, -1)[:, :k]
+    top_e = np.argsort(-expected, -1)[:, :k]
+    overlap = np.mean([len(set(a) & set(e)) / k for a, e in zip(top_a, top_e, strict=True)])
+    out = {
+        "kl_mean": float(kl.mean()), "kl_p99": float(np.percentile(kl, 99)), "kl_max": float(kl.max()),
+        "top1_agreement": float((top_a[:, 0] == top_e[:, 0]).mean()), "top5_overlap": float(overlap),
+    }
+    if labels is not None:
+        labels = labels.reshape(-1)
+        counted = labels != -100
+        rows = np.arange(len(labels))[counted]
+        nll_a = -log_q[rows, labels[counted]].mean()
+        nll_e = -log_p[rows, labels[counted]].mean()
+        out["nll_diff"] = float(abs(nll_a - nll_e))
+    return out
+
+
+def logits_rows(logits: np.ndarray, attention_mask: np.ndarray | None,
+                labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Valid (N, V) rows of logits and their labels: causal LMs predict token t+1 at position t."""
+    if logits.ndim == 3:
+        rows = logits[:, :-1]
+        mask = attention_mask[:, 1:].astype(bool) if attention_mask is not None else np.ones(rows.shape[:2], bool)
+        if attention_mask is not None:
+            mask &= attention_mask[:, :-1].astype(bool)
+        next_labels = labels[:, 1:][mask] if labels is not None and labels.shape == logits.shape[:2] else None
+        return rows[mask], next_labels
+    return logits, labels if labels is not None and labels.shape == logits.shape[:1] else None

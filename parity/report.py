@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SCHEMA_VERSION = 1
+LOWER_BOUNDED = ("cosine", "top1_agreement")
 
 
 @dataclass
@@ -80,7 +81,8 @@ class Report:
         return rows
 
     def table(self, fmt: str = "text") -> str:
-        header = ["backend", "vs", "output", "max abs", "mean abs", "rel fro", "cosine", "tolerance", "ok"]
+        header = ["backend", "vs", "output", "max abs", "mean abs", "rel fro", "cosine", "KL max", "top-1",
+                  "tolerance", "ok"]
         return render_table(header, self.rows(), fmt)
 
     def to_markdown(self) -> str:
@@ -99,12 +101,14 @@ def _fmt(value: float) -> str:
 
 
 def _row(a, b, output, metrics, tolerance, passed) -> list[str]:
-    tol = " ".join(f"{k}{'>=' if k == 'cosine' else '<='}{v:g}" for k, v in tolerance.items())
+    tol = " ".join(f"{k}{'>=' if k in LOWER_BOUNDED else '<='}{v:g}" for k, v in tolerance.items())
     rel = _fmt(metrics["rel_fro"])
     if "rel_fro_floored" in metrics:
         rel = f"{_fmt(metrics['rel_fro_floored'])} (floored)"
+    kl = _fmt(metrics["kl_max"]) if "kl_max" in metrics else "-"
+    top1 = f"{metrics['top1_agreement']:.3f}" if "top1_agreement" in metrics else "-"
     return [a, b, output, _fmt(metrics["max_abs"]), _fmt(metrics["mean_abs"]), rel,
-            f"{metrics['cosine']:.7f}", tol, "yes" if passed else "NO"]
+            f"{metrics['cosine']:.7f}", kl, top1, tol, "yes" if passed else "NO"]
 
 
 def render_table(header: list[str], rows: list[list[str]], fmt: str = "text") -> str:

@@ -18,6 +18,9 @@ class Bound:
     # gradient is exactly zero (e.g. attention key biases: softmax ignores a per-row constant) has
     # only rounding noise, and a plain relative error of noise against noise means nothing.
     rel_fro_floored: float | None = None
+    # Logits only: the worst token's KL(reference || tested) and the share of equal argmaxes.
+    kl_max: float | None = None
+    top1_agreement: float | None = None
 
     def check(self, metrics: dict) -> bool:
         if not metrics.get("finite", True):
@@ -27,6 +30,8 @@ class Bound:
             self.rel_fro is None or metrics["rel_fro"] <= self.rel_fro,
             self.cosine is None or metrics["cosine"] >= self.cosine,
             self.rel_fro_floored is None or metrics["rel_fro_floored"] <= self.rel_fro_floored,
+            self.kl_max is None or metrics["kl_max"] <= self.kl_max,
+            self.top1_agreement is None or metrics["top1_agreement"] >= self.top1_agreement,
         ))
 
     def as_dict(self) -> dict:
@@ -36,20 +41,20 @@ class Bound:
 # fp32 on CPU, any mode: both frameworks run the same fp32 kernels up to summation order.
 FP32 = {
     "hidden": Bound(max_abs=1e-4, cosine=0.99999),
-    "logits": Bound(max_abs=1e-4, cosine=0.99999),
+    "logits": Bound(max_abs=1e-4, cosine=0.99999, kl_max=1e-6, top1_agreement=0.99),
     "loss": Bound(rel_fro=1e-5),
     "grad": Bound(rel_fro_floored=1e-4),
 }
 # Half precision: one rounding of ~2^-8 (bf16) / 2^-11 (fp16) per op; gate on direction and relative size.
 BF16 = {
     "hidden": Bound(rel_fro=5e-2, cosine=0.998),
-    "logits": Bound(rel_fro=5e-2, cosine=0.998),
+    "logits": Bound(rel_fro=5e-2, cosine=0.998, kl_max=5e-2, top1_agreement=0.9),
     "loss": Bound(rel_fro=2e-2),
     "grad": Bound(rel_fro_floored=1e-1),
 }
 FP16 = {
     "hidden": Bound(rel_fro=1e-2, cosine=0.9999),
-    "logits": Bound(rel_fro=1e-2, cosine=0.9999),
+    "logits": Bound(rel_fro=1e-2, cosine=0.9999, kl_max=1e-2, top1_agreement=0.95),
     "loss": Bound(rel_fro=5e-3),
     "grad": Bound(rel_fro_floored=5e-2),
 }

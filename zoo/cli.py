@@ -28,8 +28,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_self_test(args: argparse.Namespace) -> int:
+    from parity.report import render_table
+    from parity.selftest import run_self_test
+
+    rows = run_self_test(progress=lambda b: print(f"  injecting: {b}", file=sys.stderr, flush=True))
+    print(render_table(["injected bug", "caught?", "module named", "expected", "ok"],
+                       [[r["bug"], "yes" if r["caught"] else "no", str(r["named"]), str(r["expected"]),
+                         "yes" if r["ok"] else "NO"] for r in rows]))
+    failed = [r for r in rows if not r["ok"]]
+    print("self-test PASSED" if not failed else f"self-test FAILED ({len(failed)} rows)")
+    return 1 if failed else 0
+
+
 def cmd_parity(args: argparse.Namespace) -> int:
     import parity
+
+    if args.self_test:
+        return cmd_self_test(args)
+    if not args.model:
+        from zoo.errors import InputError
+
+        raise InputError("name a model (registry name, pulled hub id or folder), or pass --self-test")
 
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     report = parity.compare(args.model, backends=backends, dtype=args.dtype, seed=args.seed, task=args.task,
@@ -38,6 +58,8 @@ def cmd_parity(args: argparse.Namespace) -> int:
     print(f"parity: {args.model}  (dtype {args.dtype}, inputs {report.inputs})")
     print(report.table())
     print("PASSED" if report.passed else "FAILED")
+    if report.first_divergence:
+        print(f"first divergence: {report.first_divergence}")
     if args.json:
         report.write_json(args.json)
     if args.markdown:
@@ -81,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("parity", help="run one checkpoint through several backends and compare")
-    p.add_argument("model", help="registry name, hub id already pulled, or model folder")
+    p.add_argument("model", nargs="?", help="registry name, hub id already pulled, or model folder")
+    p.add_argument("--self-test", action="store_true",
+                   help="inject known bugs into a MindSpore model; the harness must catch and localise each")
     p.add_argument("--backends", default="ms-pynative,ms-graph,pt,ref",
                    help="comma-separated: ms-pynative, ms-graph, pt, pt-compile, ref")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])

@@ -1,0 +1,95 @@
+"""`mindzoo parity --self-test`: inject known bugs into a MindSpore model and require the harness to
+fail on each and to name the module the bug is in. A harness that cannot catch these cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    module: str                      # where the harness must localise it
+    inject: Callable[[object], None]
+
+
+def _transposed_weight(net) -> None:
+    weight = net.encoder.layers[1].attention.q_proj.weight
+    weight.set_data(weight.T)
+
+
+def _norm_epsilon(net) -> None:
+    from mindspore import ops
+
+    norm = net.encoder.layers[0].mlp_norm
+    norm.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=1e-1)
+
+
+def _swapped_qk(net) -> None:
+    from zoo.ms.layers import attention, merge_heads, split_heads
+
+    def construct(self, x, additive_mask):
+        q = split_heads(self.k_proj(x), self.num_heads)
+        k = split_heads(self.q_proj(x), self.num_heads)
+        v = split_heads(self.v_proj(x), self.num_heads)
+        return self.out_proj(merge_heads(attention(q, k, v, additive_mask, self.scale)))
+
+    cell = net.encoder.layers[1].attention
+    cell.construct = types.MethodType(construct, cell)
+
+
+def _missing_residual(net) -> None:
+    def construct(self, x, additive_mask):
+        h = self.attention_norm(self.attention(x, additive_mask))
+        return self.mlp_norm(h + self.mlp(h))
+
+    cell = net.encoder.layers[0]
+    cell.construct = types.MethodType(construct, cell)
+
+
+def _tanh_gelu(net) -> None:
+    from mindspore import ops
+
+    def construct(self, x):
+        h = self.up_proj(x)
+        h = 0.5 * h * (1.0 + ops.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * h ** 3)))
+        return self.down_proj(h)
+
+    cell = net.encoder.layers[1].mlp
+    cell.construct = types.MethodType(construct, cell)
+
+
+BERT_BUGS = (
+    Bug("transposed weight (q_proj)", "encoder.layers.1.attention.q_proj", _transposed_weight),
+    Bug("LayerNorm epsilon 1e-12 -> 1e-1", "encoder.layers.0.mlp_norm", _norm_epsilon),
+    Bug("swapped q / k", "encoder.layers.1.attention", _swapped_qk),
+    Bug("missing residual (attention)", "encoder.layers.0", _missing_residual),
+    Bug("GELU: tanh approximation instead of erf", "encoder.layers.1.mlp", _tanh_gelu),
+)
+
+
+def run_self_test(folder: str | Path | None = None, backends=("ms-pynative", "pt"), progress=None) -> list[dict]:
+    """One row per bug: caught?, module named, expected module. Uses a tiny BERT classifier."""
+    import parity
+    from zoo.tiny import bert_classifier
+
+    if folder is None:
+        folder = bert_classifier(Path(tempfile.mkdtemp(prefix="mindzoo-selftest-")) / "tiny-bert-cls")
+    clean = parity.compare(str(folder), backends=backends)
+    rows = [{"bug": "(none: clean model)", "caught": not clean.passed, "expected": None,
+             "named": (clean.first_divergence or {}).get("module"), "ok": clean.passed}]
+    for bug in BERT_BUGS:
+        if progress:
+            progress(bug.name)
+        report = parity.compare(str(folder), backends=backends, ms_transform=bug.inject)
+        named = (report.first_divergence or {}).get("module")
+        rows.append({"bug": bug.name, "caught": not report.passed, "expected": bug.module, "named": named,
+                     "confirmed": (report.first_divergence or {}).get("confirmed"),
+                     "ok": (not report.passed) and named == bug.module})
+    return rows

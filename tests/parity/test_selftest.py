@@ -1,0 +1,34 @@
+"""The harness catches every injected bug and names the module it is in."""
+
+from __future__ import annotations
+
+import pytest
+
+import parity.selftest
+from parity.selftest import BERT_BUGS, run_self_test
+from zoo.cli import main
+
+
+@pytest.fixture(scope="module")
+def rows(tiny_checkpoints):
+    return run_self_test(tiny_checkpoints["tiny-bert-cls"])
+
+
+def test_self_test_catches_and_localises_every_bug(rows):
+    assert len(rows) == len(BERT_BUGS) + 1
+    clean, *bugs = rows
+    assert clean["ok"] and not clean["caught"]
+    for row in bugs:
+        assert row["caught"], row
+        assert row["named"] == row["expected"], row
+        assert row["confirmed"] is True, row
+
+
+def test_cli_self_test_table_and_exit_codes(rows, capsys, monkeypatch):
+    monkeypatch.setattr(parity.selftest, "run_self_test", lambda **_: rows)
+    assert main(["parity", "--self-test"]) == 0
+    out = capsys.readouterr().out
+    assert "self-test PASSED" in out and "swapped q / k" in out and "encoder.layers.1.mlp" in out
+    broken = [dict(rows[0]), {**rows[1], "named": "encoder.layers.0", "ok": False}]
+    monkeypatch.setattr(parity.selftest, "run_self_test", lambda **_: broken)
+    assert main(["parity", "--self-test"]) == 1
