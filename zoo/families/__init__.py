@@ -10,6 +10,7 @@ _BY_MODEL_TYPE = {
     "bert": "zoo.families.bert",
     "distilbert": "zoo.families.bert",
     "opt": "zoo.families.opt",
+    "hf_olmo": "zoo.families.olmo",
 }
 
 

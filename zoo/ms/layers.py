@@ -14,6 +14,9 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
+from zoo.ms import kernels
+from zoo.pt.layers import rotary_tables  # noqa: F401 - numpy only: one table for both twins
+
 
 def _param(init, shape: tuple[int, ...], dtype) -> Parameter:
     return Parameter(initializer(init, shape, dtype))
@@ -115,3 +118,61 @@ def attention(q: Tensor, k: Tensor, v: Tensor, additive_mask: Tensor, scale: flo
     """softmax(q k^T * scale + mask) v on (B, H, S, D) tensors; the composed path for every device."""
     scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * scale + additive_mask
     return ops.matmul(ops.softmax(scores, -1), v)
+
+
+# ----------------------------------------------------------------------------------------------
+# Llama-style pieces (OLMo): RMSNorm, rotary position embedding, SwiGLU. Each picks its Ascend
+# kernel at init through zoo.ms.kernels; the composed ops below are what runs everywhere else.
+# ----------------------------------------------------------------------------------------------
+
+
+class RMSNorm(nn.Cell):
+    """y = x / sqrt(mean(x^2) + eps) * w, normalised in fp32 (as OLMo and Llama do) then cast back."""
+
+    def __init__(self, dim: int, eps: float = 1e-6, elementwise_affine: bool = True, dtype=ms.float32) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = _param(One(), (dim,), dtype) if elementwise_affine else None
+        self.ones = Tensor(np.ones(dim), dtype)
+        self.use_kernel = kernels.rms_norm_fits(kernels.device_name(), kernels.dtype_name(dtype))
+
+    def construct(self, x: Tensor) -> Tensor:
+        if self.use_kernel:
+            return kernels.fused_rms_norm(x, self.ones if self.weight is None else self.weight, self.eps)
+        h = x.astype(ms.float32)
+        h = (h * ops.rsqrt((h * h).mean(-1, keep_dims=True) + self.eps)).astype(x.dtype)
+        return h if self.weight is None else self.weight * h
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    """(x1, x2) -> (-x2, x1) on the two halves of the last axis."""
+    half = x.shape[-1] // 2
+    return ops.concat((-x[..., half:], x[..., :half]), -1)
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor, fused: bool = False) -> Tensor:
+    """RoPE on (B, H, T, D) with cos / sin broadcastable to it: x cos + rotate_half(x) sin."""
+    if fused:
+        return kernels.fused_rotary(x, cos, sin)
+    return x * cos + rotate_half(x) * sin
+
+
+def silu(x: Tensor) -> Tensor:
+    return x * ops.sigmoid(x)
+
+
+def swiglu(x: Tensor, gate_first: bool, fused: bool = False) -> Tensor:
+    """silu(gate) * value on the two halves of a fused projection (OLMo puts the gate second)."""
+    half = x.shape[-1] // 2
+    first, second = x[..., :half], x[..., half:]
+    if fused:  # the Ascend kernel gates with the first half
+        return kernels.fused_swiglu(x if gate_first else ops.concat((second, first), -1))
+    return silu(first) * second if gate_first else silu(second) * first
+
+
+def causal_padding_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
+    """(B, S) 1/0 mask -> (B, 1, S, S) additive bias: 0 where key s <= query t and s is a token, else lowest."""
+    steps = ops.arange(attention_mask.shape[1])
+    causal = (steps[None, :] <= steps[:, None]).astype(dtype)                         # (S, S): [t, s]
+    keep = causal[None, None, :, :] * attention_mask.astype(dtype)[:, None, None, :]  # (B, 1, S, S)
+    return (1.0 - keep) * lowest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
@@ -45,3 +46,54 @@ def merge_heads(x: Tensor) -> Tensor:
 def attention(q: Tensor, k: Tensor, v: Tensor, additive_mask: Tensor, scale: float) -> Tensor:
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale + additive_mask
     return torch.matmul(torch.softmax(scores, -1), v)
+
+
+class RMSNorm(nn.Module):
+    """y = x / sqrt(mean(x^2) + eps) * w, normalised in fp32 then cast back."""
+
+    def __init__(self, dim: int, eps: float = 1e-6, elementwise_affine: bool = True, dtype=torch.float32) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim, dtype=dtype)) if elementwise_affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.float()
+        h = (h * torch.rsqrt((h * h).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+        return h if self.weight is None else self.weight * h
+
+
+def rotary_tables(max_positions: int, head_dim: int, theta: float) -> tuple[np.ndarray, np.ndarray]:
+    """cos, sin (P, D) in rotate-half layout: angle[p, i] = p * theta^(-2(i mod D/2)/D), in fp32 like torch.
+
+    Plain numpy, shared by both twins (zoo.ms.layers re-exports it) so that both use one table.
+    """
+    inv_freq = 1.0 / (np.float32(theta) ** (np.arange(0, head_dim, 2, dtype=np.float32) / np.float32(head_dim)))
+    angles = np.outer(np.arange(max_positions, dtype=np.float32), inv_freq.astype(np.float32)).astype(np.float32)
+    angles = np.concatenate([angles, angles], axis=-1)                           # (P, D)
+    return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), -1)
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    return x * cos + rotate_half(x) * sin
+
+
+def silu(x: Tensor) -> Tensor:
+    return x * torch.sigmoid(x)
+
+
+def swiglu(x: Tensor, gate_first: bool) -> Tensor:
+    half = x.shape[-1] // 2
+    first, second = x[..., :half], x[..., half:]
+    return silu(first) * second if gate_first else silu(second) * first
+
+
+def causal_padding_bias(attention_mask: Tensor, dtype: torch.dtype, lowest: float) -> Tensor:
+    steps = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    causal = (steps[None, :] <= steps[:, None]).to(dtype)                             # (S, S): [t, s]
+    keep = causal[None, None, :, :] * attention_mask.to(dtype)[:, None, None, :]      # (B, 1, S, S)
+    return (1.0 - keep) * lowest

@@ -1,0 +1,191 @@
+"""OLMo-1 decoder in MindSpore (Groeneveld et al. 2024; the DataDecide ladder): RoPE, SwiGLU, pre-norm.
+
+Same classes, attributes and parameter names as modeling_pt.py. One code path serves training
+(`construct`: whole sequences) and cached generation (`forward_cached`: docs/decoders.md). Fused
+Ascend kernels are picked at init by zoo.ms.kernels; on every other device the composed ops run.
+
+Positions: like hf_olmo, a token's RoPE position is its column in the batch (its cache slot when
+decoding), not its index among the row's real tokens. RoPE scores depend only on the distance
+between query and key, so left padding shifts every position of a row by the same amount and
+leaves its logits unchanged up to rounding (tests/families/test_olmo.py measures it).
+"""
+
+from __future__ import annotations
+
+import mindspore as ms
+from mindspore import Tensor, nn, ops
+
+from zoo.families.olmo.config import OLMoConfig
+from zoo.ms import kernels
+from zoo.ms.generation import write_cache
+from zoo.ms.layers import (
+    Embedding,
+    LayerNorm,
+    Linear,
+    RMSNorm,
+    apply_rotary,
+    attention,
+    causal_padding_bias,
+    mask_min,
+    merge_heads,
+    rotary_tables,
+    split_heads,
+    swiglu,
+)
+
+
+def make_norm(config: OLMoConfig, dtype=ms.float32) -> nn.Cell:
+    """RMSNorm, or LayerNorm without a bias; either with a weight only when the config has one."""
+    if config.norm_type == "rms":
+        return RMSNorm(config.hidden_size, config.norm_eps, config.norm_affine, dtype=dtype)
+    return LayerNorm(config.hidden_size, config.norm_eps, config.norm_affine, bias=False, dtype=dtype)
+
+
+class OLMoAttention(nn.Cell):
+    """softmax(R(Q) R(K)^T / sqrt(d) + bias) V W_o with [Q | K | V] = clip(x W_qkv^T), R the rotation."""
+
+    def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
+        super().__init__()
+        width = config.hidden_size
+        self.width = width
+        self.num_heads = config.num_heads
+        self.scale = config.head_dim ** -0.5
+        self.clip_qkv = config.clip_qkv
+        self.att_proj = Linear(width, 3 * width, bias=False, dtype=dtype)
+        self.attn_out = Linear(width, width, bias=False, dtype=dtype)
+        device, dtype_name = kernels.device_name(), kernels.dtype_name(dtype)
+        self.fused_rotary = kernels.rotary_fits(device, dtype_name, config.head_dim)
+        self.fused_attention = kernels.flash_attention_head_fits(device, dtype_name, config.num_heads,
+                                                                 config.head_dim)
+
+    def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
+                  cache_positions=None):
+        qkv = self.att_proj(x)                                                   # (B, T, 3d)
+        if self.clip_qkv is not None:
+            qkv = ops.clamp(qkv, -self.clip_qkv, self.clip_qkv)
+        q = split_heads(qkv[:, :, :self.width], self.num_heads)                  # (B, H, T, D)
+        k = split_heads(qkv[:, :, self.width:2 * self.width], self.num_heads)
+        v = split_heads(qkv[:, :, 2 * self.width:], self.num_heads)
+        q = apply_rotary(q, cos, sin, self.fused_rotary)
+        k = apply_rotary(k, cos, sin, self.fused_rotary)
+        if key_cache is not None:                                                # (B, H, L, D) after the write
+            k = write_cache(key_cache, k, cache_positions)
+            v = write_cache(value_cache, v, cache_positions)
+        if self.fused_attention and q.shape[2] % kernels.FLASH_SEQ_MULTIPLE == 0 \
+                and k.shape[2] % kernels.FLASH_SEQ_MULTIPLE == 0:
+            out = kernels.fused_attention(q, k, v, bias, self.scale)
+        else:
+            out = attention(q, k, v, bias, self.scale)
+        return self.attn_out(merge_heads(out)), k, v
+
+
+class OLMoMLP(nn.Cell):
+    """W_out (silu(x W_gate^T) * x W_value^T), value and gate rows fused in ff_proj (gate second)."""
+
+    def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
+        super().__init__()
+        self.ff_proj = Linear(config.hidden_size, config.mlp_hidden_size, bias=False, dtype=dtype)
+        self.ff_out = Linear(config.mlp_hidden_size // 2, config.hidden_size, bias=False, dtype=dtype)
+        self.fused_swiglu = kernels.swiglu_fits(kernels.device_name(), kernels.dtype_name(dtype),
+                                                config.mlp_hidden_size)
+
+    def construct(self, x: Tensor) -> Tensor:
+        return self.ff_out(swiglu(self.ff_proj(x), False, self.fused_swiglu))
+
+
+class OLMoBlock(nn.Cell):
+    """Sequential pre-norm block: h = x + Attn(N(x)); y = h + MLP(N(h))."""
+
+    def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
+        super().__init__()
+        self.attn_norm = make_norm(config, dtype)
+        self.attention = OLMoAttention(config, dtype)
+        self.ff_norm = make_norm(config, dtype)
+        self.mlp = OLMoMLP(config, dtype)
+
+    def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
+                  cache_positions=None):
+        a, k, v = self.attention(self.attn_norm(x), bias, cos, sin, key_cache, value_cache, cache_positions)
+        h = x + a
+        return h + self.mlp(self.ff_norm(h)), k, v
+
+
+class OLMoModel(nn.Cell):
+    """Token embeddings, N blocks, final norm; the RoPE tables are constants built at init."""
+
+    def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
+        super().__init__()
+        self.embed_tokens = Embedding(config.embedding_size, config.hidden_size, dtype=dtype)
+        self.layers = nn.CellList([OLMoBlock(config, dtype) for _ in range(config.num_layers)])
+        self.norm = make_norm(config, dtype)
+        cos, sin = rotary_tables(config.max_position_embeddings, config.head_dim, config.rope_theta)
+        self.cos = Tensor(cos, dtype)                                            # (P, D)
+        self.sin = Tensor(sin, dtype)
+
+    def construct(self, input_ids: Tensor, bias: Tensor) -> Tensor:
+        seq = input_ids.shape[1]
+        cos = self.cos[:seq][None, None]                                         # (1, 1, S, D)
+        sin = self.sin[:seq][None, None]
+        x = self.embed_tokens(input_ids)                                         # (B, S, d)
+        for layer in self.layers:
+            x, _, _ = layer(x, bias, cos, sin)
+        return self.norm(x)
+
+    def forward_cached(self, input_ids, bias, key_cache, value_cache, cache_positions):
+        cos = ops.gather(self.cos, cache_positions, 0)[None, None]              # (1, 1, T, D)
+        sin = ops.gather(self.sin, cache_positions, 0)[None, None]
+        x = self.embed_tokens(input_ids)
+        keys, values = (), ()
+        for i, layer in enumerate(self.layers):
+            x, k, v = layer(x, bias, cos, sin, key_cache[i], value_cache[i], cache_positions)
+            keys = keys + (k,)
+            values = values + (v,)
+        return self.norm(x), keys, values
+
+
+class OLMoForCausalLM(nn.Cell):
+    """logits = h W_out^T over embedding_size columns (W_out = W_E when the embeddings are tied)."""
+
+    def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
+        super().__init__()
+        self.num_layers = config.num_layers
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.dtype = dtype
+        self.mask_value = mask_min(dtype)
+        self.model = OLMoModel(config, dtype)
+        self.lm_head = (None if config.tie_word_embeddings
+                        else Linear(config.hidden_size, config.embedding_size, bias=False, dtype=dtype))
+        self.matmul = ops.MatMul(transpose_b=True)
+
+    def head(self, hidden: Tensor) -> Tensor:
+        if self.lm_head is not None:
+            return self.lm_head(hidden)
+        batch, seq, width = hidden.shape
+        logits = self.matmul(hidden.reshape(batch * seq, width), self.model.embed_tokens.weight)
+        return logits.reshape(batch, seq, -1)                                    # (B, T, V)
+
+    def construct(self, input_ids: Tensor, attention_mask: Tensor):
+        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)  # (B, 1, S, S)
+        return (self.head(self.model(input_ids, bias)),)
+
+    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
+        return (batch, self.num_heads, max_len, self.head_dim)
+
+    def forward_cached(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
+        """docs/decoders.md. RoPE uses the cache slots (as hf_olmo does), so position_ids is not read."""
+        hidden, keys, values = self.model.forward_cached(input_ids, attention_bias, key_cache, value_cache,
+                                                         cache_positions)
+        return self.head(hidden), keys, values
+
+
+def build(config: OLMoConfig, dtype=ms.float32) -> nn.Cell:
+    return OLMoForCausalLM(config, dtype)
+
+
+def loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
+    vocab = logits.shape[-1]
+    shifted_logits = logits[:, :-1].reshape(-1, vocab).astype(ms.float32)
+    shifted_labels = labels[:, 1:].reshape(-1).astype(ms.int32)
+    return ops.cross_entropy(shifted_logits, shifted_labels, ignore_index=-100)

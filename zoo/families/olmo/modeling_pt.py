@@ -1,0 +1,171 @@
+"""OLMo-1 decoder in PyTorch: the twin of modeling_ms.py, same modules, same names.
+
+Positions: like hf_olmo, a token's RoPE position is its column in the batch (its cache slot when
+decoding); see modeling_ms.py.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F  # noqa: N812
+
+from zoo.families.olmo.config import OLMoConfig
+from zoo.pt.generation import write_cache
+from zoo.pt.layers import (
+    Embedding,
+    LayerNorm,
+    Linear,
+    RMSNorm,
+    apply_rotary,
+    attention,
+    causal_padding_bias,
+    mask_min,
+    merge_heads,
+    rotary_tables,
+    split_heads,
+    swiglu,
+)
+
+
+def make_norm(config: OLMoConfig, dtype=torch.float32) -> nn.Module:
+    """RMSNorm, or LayerNorm without a bias; either with a weight only when the config has one."""
+    if config.norm_type == "rms":
+        return RMSNorm(config.hidden_size, config.norm_eps, config.norm_affine, dtype=dtype)
+    return LayerNorm(config.hidden_size, config.norm_eps, config.norm_affine, bias=False, dtype=dtype)
+
+
+class OLMoAttention(nn.Module):
+    """softmax(R(Q) R(K)^T / sqrt(d) + bias) V W_o with [Q | K | V] = clip(x W_qkv^T), R the rotation."""
+
+    def __init__(self, config: OLMoConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        width = config.hidden_size
+        self.width = width
+        self.num_heads = config.num_heads
+        self.scale = config.head_dim ** -0.5
+        self.clip_qkv = config.clip_qkv
+        self.att_proj = Linear(width, 3 * width, bias=False, dtype=dtype)
+        self.attn_out = Linear(width, width, bias=False, dtype=dtype)
+
+    def forward(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
+                cache_positions=None):
+        qkv = self.att_proj(x)                                                   # (B, T, 3d)
+        if self.clip_qkv is not None:
+            qkv = torch.clamp(qkv, -self.clip_qkv, self.clip_qkv)
+        q = split_heads(qkv[:, :, :self.width], self.num_heads)                  # (B, H, T, D)
+        k = split_heads(qkv[:, :, self.width:2 * self.width], self.num_heads)
+        v = split_heads(qkv[:, :, 2 * self.width:], self.num_heads)
+        q = apply_rotary(q, cos, sin)
+        k = apply_rotary(k, cos, sin)
+        if key_cache is not None:                                                # (B, H, L, D) after the write
+            k = write_cache(key_cache, k, cache_positions)
+            v = write_cache(value_cache, v, cache_positions)
+        out = attention(q, k, v, bias, self.scale)
+        return self.attn_out(merge_heads(out)), k, v
+
+
+class OLMoMLP(nn.Module):
+    """W_out (silu(x W_gate^T) * x W_value^T), value and gate rows fused in ff_proj (gate second)."""
+
+    def __init__(self, config: OLMoConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        self.ff_proj = Linear(config.hidden_size, config.mlp_hidden_size, bias=False, dtype=dtype)
+        self.ff_out = Linear(config.mlp_hidden_size // 2, config.hidden_size, bias=False, dtype=dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.ff_out(swiglu(self.ff_proj(x), False))
+
+
+class OLMoBlock(nn.Module):
+    """Sequential pre-norm block: h = x + Attn(N(x)); y = h + MLP(N(h))."""
+
+    def __init__(self, config: OLMoConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        self.attn_norm = make_norm(config, dtype)
+        self.attention = OLMoAttention(config, dtype)
+        self.ff_norm = make_norm(config, dtype)
+        self.mlp = OLMoMLP(config, dtype)
+
+    def forward(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
+                cache_positions=None):
+        a, k, v = self.attention(self.attn_norm(x), bias, cos, sin, key_cache, value_cache, cache_positions)
+        h = x + a
+        return h + self.mlp(self.ff_norm(h)), k, v
+
+
+class OLMoModel(nn.Module):
+    """Token embeddings, N blocks, final norm; the RoPE tables are non-persistent buffers."""
+
+    def __init__(self, config: OLMoConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        self.embed_tokens = Embedding(config.embedding_size, config.hidden_size, dtype=dtype)
+        self.layers = nn.ModuleList([OLMoBlock(config, dtype) for _ in range(config.num_layers)])
+        self.norm = make_norm(config, dtype)
+        cos, sin = rotary_tables(config.max_position_embeddings, config.head_dim, config.rope_theta)
+        self.register_buffer("cos", torch.from_numpy(cos).to(dtype), persistent=False)  # (P, D)
+        self.register_buffer("sin", torch.from_numpy(sin).to(dtype), persistent=False)
+
+    def forward(self, input_ids: Tensor, bias: Tensor) -> Tensor:
+        seq = input_ids.shape[1]
+        cos = self.cos[:seq][None, None]                                         # (1, 1, S, D)
+        sin = self.sin[:seq][None, None]
+        x = self.embed_tokens(input_ids)                                         # (B, S, d)
+        for layer in self.layers:
+            x, _, _ = layer(x, bias, cos, sin)
+        return self.norm(x)
+
+    def forward_cached(self, input_ids, bias, key_cache, value_cache, cache_positions):
+        cos = self.cos[cache_positions][None, None]                              # (1, 1, T, D)
+        sin = self.sin[cache_positions][None, None]
+        x = self.embed_tokens(input_ids)
+        keys, values = (), ()
+        for i, layer in enumerate(self.layers):
+            x, k, v = layer(x, bias, cos, sin, key_cache[i], value_cache[i], cache_positions)
+            keys = keys + (k,)
+            values = values + (v,)
+        return self.norm(x), keys, values
+
+
+class OLMoForCausalLM(nn.Module):
+    """logits = h W_out^T over embedding_size columns (W_out = W_E when the embeddings are tied)."""
+
+    def __init__(self, config: OLMoConfig, dtype=torch.float32) -> None:
+        super().__init__()
+        self.num_layers = config.num_layers
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.dtype = dtype
+        self.mask_value = mask_min(dtype)
+        self.model = OLMoModel(config, dtype)
+        self.lm_head = (None if config.tie_word_embeddings
+                        else Linear(config.hidden_size, config.embedding_size, bias=False, dtype=dtype))
+
+    def head(self, hidden: Tensor) -> Tensor:
+        if self.lm_head is not None:
+            return self.lm_head(hidden)
+        return F.linear(hidden, self.model.embed_tokens.weight)                  # (B, T, V)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor):
+        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)  # (B, 1, S, S)
+        return (self.head(self.model(input_ids, bias)),)
+
+    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
+        return (batch, self.num_heads, max_len, self.head_dim)
+
+    def forward_cached(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
+        """docs/decoders.md. RoPE uses the cache slots (as hf_olmo does), so position_ids is not read."""
+        hidden, keys, values = self.model.forward_cached(input_ids, attention_bias, key_cache, value_cache,
+                                                         cache_positions)
+        return self.head(hidden), keys, values
+
+
+def build(config: OLMoConfig, dtype=torch.float32) -> nn.Module:
+    return OLMoForCausalLM(config, dtype)
+
+
+def loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
+    vocab = logits.shape[-1]
+    return F.cross_entropy(logits[:, :-1].reshape(-1, vocab).float(), labels[:, 1:].reshape(-1).long(),
+                           ignore_index=-100)
