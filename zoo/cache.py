@@ -376,7 +376,7 @@ def convert_streaming(folder: str | os.PathLike, keymap: KeyMap, expected: Param
     header += b" " * (-len(header) % 8)
 
     tied_sources = set(keymap.tied.values())
-    digests: dict[str, str] = {}
+    digests: dict[str, tuple[str, str]] = {}   # tied source zoo name -> (upstream name, digest)
     copies: list[tuple[str, str, str]] = []   # (upstream name, tied zoo name, digest)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
@@ -392,13 +392,13 @@ def convert_streaming(folder: str | os.PathLike, keymap: KeyMap, expected: Param
                         copies.append((s.name, target, _digest(piece)))
                         continue
                     if target in tied_sources:
-                        digests[target] = _digest(piece)
+                        digests[target] = (s.name, _digest(piece))
                     piece = piece.to(_out_dtype(piece.dtype, dtype)).contiguous()
                     assert f.tell() - data_start == layout[target]["data_offsets"][0], target
                     f.write(piece.reshape(-1).view(torch.uint8).numpy())
                 del tensor
-        differ = [f"{name} is declared tied to {keymap.tied[target]} but their values differ"
-                  for name, target, digest in copies if digests.get(keymap.tied[target], digest) != digest]
+        differ = [f"{name} is declared tied to {digests[keymap.tied[target]][0]} but their values differ"
+                  for name, target, digest in copies if digests[keymap.tied[target]][1] != digest]
         if differ:
             raise CheckpointError(f"{folder} does not match the model: " + "; ".join(differ))
         os.replace(tmp, out)
