@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from parity.backends import BACKENDS, DEFAULT_BACKENDS, mode_of, run_backend
+from parity.calibrate import calibrated_bound, reference_error
 from parity.inputs import make_inputs
 from parity.localize import first_divergence
 from parity.metrics import compare_arrays, floored_rel_fro, logits_metrics, logits_rows, valid_positions
@@ -31,35 +32,49 @@ def pairs_for(backends: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def compare_outputs(outputs: dict[str, dict[str, np.ndarray]], inputs: dict[str, np.ndarray],
-                    dtype: str = "float32", device: str = "cpu") -> list[Check]:
-    checks = []
+def gradient_norm(outputs: dict[str, np.ndarray]) -> float:
+    return float(np.sqrt(sum(float(np.sum(v.astype(np.float64) ** 2))
+                             for k, v in outputs.items() if k.startswith("grad."))))
+
+
+def measure(a: dict[str, np.ndarray], b: dict[str, np.ndarray], name: str,
+            inputs: dict[str, np.ndarray], grad_norm: float) -> dict:
+    """Every metric for output `name` of `a` against `b`, on valid positions."""
     mask = inputs.get("attention_mask")
+    metrics = compare_arrays(valid_positions(a[name], mask), valid_positions(b[name], mask))
+    if name == "logits" and metrics["finite"]:
+        rows_a, labels = logits_rows(a[name], mask, inputs.get("labels"))
+        rows_b, _ = logits_rows(b[name], mask, inputs.get("labels"))
+        metrics.update(logits_metrics(rows_a, rows_b, labels))
+    if name.startswith("grad.") and metrics["finite"]:
+        metrics["rel_fro_floored"] = floored_rel_fro(a[name], b[name], GRAD_FLOOR * grad_norm)
+    return metrics
+
+
+def compare_outputs(outputs: dict[str, dict[str, np.ndarray]], inputs: dict[str, np.ndarray],
+                    dtype: str = "float32", device: str = "cpu", bounds=None) -> list[Check]:
+    """All pairs of `pairs_for`; `bounds(name, backend)` overrides the tolerance table (calibration)."""
+    checks = []
     for a, b in pairs_for(list(outputs)):
-        grad_norm = float(np.sqrt(sum(float(np.sum(v.astype(np.float64) ** 2))
-                                      for k, v in outputs[b].items() if k.startswith("grad."))))
+        grad_norm = gradient_norm(outputs[b])
         for name in outputs[b]:
             if name not in outputs[a]:
                 continue
-            bound = bound_for(name, dtype, device, mode_of(a))
-            metrics = compare_arrays(valid_positions(outputs[a][name], mask), valid_positions(outputs[b][name], mask))
-            if name == "logits" and metrics["finite"]:
-                rows_a, labels = logits_rows(outputs[a][name], mask, inputs.get("labels"))
-                rows_b, _ = logits_rows(outputs[b][name], mask, inputs.get("labels"))
-                metrics.update(logits_metrics(rows_a, rows_b, labels))
-            if name.startswith("grad.") and metrics["finite"]:
-                metrics["rel_fro_floored"] = floored_rel_fro(outputs[a][name], outputs[b][name],
-                                                             GRAD_FLOOR * grad_norm)
+            bound = bounds(name, a) if bounds else bound_for(name, dtype, device, mode_of(a))
+            metrics = measure(outputs[a], outputs[b], name, inputs, grad_norm)
             checks.append(Check(a, b, name, metrics, bound.as_dict(), bound.check(metrics)))
     return checks
 
 
 def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, dtype: str = "float32",
             inputs: dict[str, np.ndarray] | None = None, with_grads: bool = True, seed: int = 0,
-            task: str | None = None, progress=None, localize: bool = True, ms_transform=None) -> Report:
+            task: str | None = None, progress=None, localize: bool = True, ms_transform=None,
+            calibrate: bool = False) -> Report:
     """Run `model` through `backends` and compare; on a MindSpore failure, localise the first divergence.
 
     `ms_transform(net)` edits the MindSpore Cell after loading (used by the self-test to inject bugs).
+    `calibrate` (dtype other than float32): every backend at `dtype` is compared with the reference
+    at float32, within max(fp32 floor, ALPHA x the reference's own error at `dtype`).
     """
     spec = model if isinstance(model, ModelSpec) else resolve(model, task)
     unknown = [b for b in backends if b not in BACKENDS]
@@ -78,10 +93,21 @@ def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, 
             progress(backend)
         outputs[backend] = run_backend(backend, spec, state, inputs, dtype=dtype, with_grads=with_grads,
                                        ms_transform=ms_transform)
-    checks = compare_outputs(outputs, inputs, dtype)
+    calibration = None
+    if calibrate and dtype != "float32":
+        if progress:
+            progress("ref at float32 (calibration)")
+        truth = run_backend("ref", spec, state, inputs, dtype="float32", with_grads=with_grads)
+        low = outputs["ref"] if "ref" in outputs else run_backend(
+            "ref", spec, state, inputs, dtype=dtype, with_grads=with_grads)
+        calibration = reference_error(low, truth, inputs, measure, gradient_norm)
+        outputs = {**outputs, "ref": truth}
+        checks = compare_outputs(outputs, inputs, bounds=lambda name, _: calibrated_bound(name, calibration))
+    else:
+        checks = compare_outputs(outputs, inputs, dtype)
     shapes = {k: list(v.shape) for k, v in inputs.items()}
     report = Report(spec.name, list(backends), checks, dtype=dtype, seed=seed, inputs=shapes,
-                    environment=environment())
+                    environment=environment(), calibration=calibration)
     if localize and any(not c.passed and c.a.startswith("ms-") for c in checks):
         if progress:
             progress("first-divergence localisation (PyNative, per-module hooks)")

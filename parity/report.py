@@ -34,6 +34,7 @@ class Report:
     inputs: dict = field(default_factory=dict)     # shapes of the inputs used
     environment: dict = field(default_factory=dict)
     first_divergence: dict | None = None
+    calibration: dict | None = None     # output -> the reference's own error at `dtype` vs float32
 
     @property
     def passed(self) -> bool:
@@ -51,6 +52,7 @@ class Report:
             "environment": self.environment,
             "checks": [asdict(c) for c in self.checks],
             "first_divergence": self.first_divergence,
+            "calibration": self.calibration,
             "passed": self.passed,
         }
 
@@ -74,8 +76,8 @@ class Report:
                 continue
             rows.append(_row(c.a, c.b, c.output, c.metrics, c.tolerance, c.passed))
         for (a, b), checks in grad_groups.items():
-            worst = max(checks, key=lambda c: c.metrics.get("rel_fro_floored", c.metrics["rel_fro"])
-                        if c.metrics["finite"] else float("inf"))
+            worst = max(checks, key=lambda c: (not c.passed, c.metrics.get("rel_fro_floored", c.metrics["rel_fro"])
+                                               if c.metrics["finite"] else float("inf")))
             name = f"grads ({len(checks)} params, worst {worst.output[5:]})"
             rows.append(_row(a, b, name, worst.metrics, worst.tolerance, all(c.passed for c in checks)))
         return rows

@@ -54,6 +54,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     report = parity.compare(args.model, backends=backends, dtype=args.dtype, seed=args.seed, task=args.task,
                             with_grads=not args.no_grads, inputs=_read_inputs(args.inputs),
+                            calibrate=args.calibrate,
                             progress=lambda b: print(f"  running {b} ...", file=sys.stderr, flush=True))
     print(f"parity: {args.model}  (dtype {args.dtype}, inputs {report.inputs})")
     print(report.table())
@@ -112,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default=None, help="override the task read from config.json")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-grads", action="store_true", help="skip loss and gradient parity")
+    p.add_argument("--calibrate", action="store_true",
+                   help="low precision: compare with the reference at float32 within ALPHA x the "
+                        "reference's own error at --dtype")
     p.add_argument("--inputs", help="an .npz with input_ids (attention_mask, token_type_ids, labels optional)")
     p.add_argument("--json", help="write the JSON report here")
     p.add_argument("--markdown", help="write a markdown summary here")
