@@ -7,6 +7,7 @@ import os
 import platform
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -35,6 +36,7 @@ class Report:
     environment: dict = field(default_factory=dict)
     first_divergence: dict | None = None
     calibration: dict | None = None     # output -> the reference's own error at `dtype` vs float32
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def passed(self) -> bool:
@@ -43,6 +45,7 @@ class Report:
     def to_dict(self) -> dict:
         return {
             "schema": SCHEMA_VERSION,
+            "created": self.created,
             "model": self.model,
             "backends": self.backends,
             "dtype": self.dtype,

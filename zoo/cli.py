@@ -90,6 +90,18 @@ def _read_inputs(path: str | None):
     return inputs
 
 
+def cmd_parity_summary(args: argparse.Namespace) -> int:
+    from parity.summary import summary_table
+
+    table = summary_table(args.paths, fmt="text" if args.text else "markdown")
+    print(table)
+    if args.markdown:
+        from pathlib import Path
+
+        Path(args.markdown).write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from zoo.demo import run_demo
 
@@ -120,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the JSON report here")
     p.add_argument("--markdown", help="write a markdown summary here")
     p.set_defaults(func=cmd_parity)
+
+    p = sub.add_parser("parity-summary", help="one table over the latest parity JSON reports")
+    p.add_argument("paths", nargs="+", help="report files or folders of them")
+    p.add_argument("--text", action="store_true", help="plain text instead of markdown")
+    p.add_argument("--markdown", help="also write the markdown table here")
+    p.set_defaults(func=cmd_parity_summary)
 
     p = sub.add_parser("demo", help="parity on the embedded default models (offline)")
     p.add_argument("--out", default="demo-out", help="folder for the tiny checkpoints and reports")

@@ -63,3 +63,22 @@ def test_tolerance_table_keys():
     assert bound_for("grad.encoder.layers.0.q_proj.weight").rel_fro_floored == 1e-4
     assert bound_for("logits", "bfloat16", "ascend", "graph").top1_agreement == 0.9
     assert bound_for("loss").rel_fro == 1e-5
+
+
+def test_summary_keeps_the_latest_report_per_model(tmp_path, capsys):
+    import json
+
+    from zoo.cli import main
+
+    def report(created, max_abs, passed):
+        check = {"a": "ms-graph", "b": "ref", "output": "logits", "passed": passed, "tolerance": {},
+                 "metrics": {"max_abs": max_abs, "kl_max": 1e-9}}
+        return {"model": "m", "dtype": "float32", "backends": ["ms-graph", "ref"], "created": created,
+                "checks": [check], "passed": passed}
+
+    (tmp_path / "old.json").write_text(json.dumps(report("2026-01-01T00:00:00", 0.5, False)))
+    (tmp_path / "new.json").write_text(json.dumps(report("2026-02-01T00:00:00", 2e-7, True)))
+    assert main(["parity-summary", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| m | float32 | ms-graph | 2e-07 | 1e-09 |" in out and "0.5" not in out
+    assert main(["parity-summary", str(tmp_path / "nothing-here")]) == 2
