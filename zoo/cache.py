@@ -342,7 +342,10 @@ def _out_dtype(dtype: torch.dtype, out: str) -> torch.dtype:
 
 
 def _digest(tensor: torch.Tensor) -> str:
-    return hashlib.sha256(tensor.float().contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+    """Hash of dtype and bytes, read in place (no copy of a tensor that may be the largest of the model)."""
+    digest = hashlib.sha256(str(tensor.dtype).encode())
+    digest.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def convert_streaming(folder: str | os.PathLike, keymap: KeyMap, expected: ParamSpec, out: str | os.PathLike,
@@ -363,9 +366,11 @@ def convert_streaming(folder: str | os.PathLike, keymap: KeyMap, expected: Param
 
     layout: dict[str, dict] = {}
     offset = 0
+    has_copies = False
     for s in stored:
         for target, piece in _targets(keymap, s.name, _placeholder(s.shape, s.dtype)):
             if target in keymap.tied:
+                has_copies = True
                 continue
             out_dtype = _out_dtype(piece.dtype, dtype)
             nbytes = piece.numel() * torch.empty((), dtype=out_dtype).element_size()
@@ -375,7 +380,7 @@ def convert_streaming(folder: str | os.PathLike, keymap: KeyMap, expected: Param
     header = json.dumps({"__metadata__": dict(metadata or {}), **layout}, separators=(",", ":")).encode()
     header += b" " * (-len(header) % 8)
 
-    tied_sources = set(keymap.tied.values())
+    tied_sources = set(keymap.tied.values()) if has_copies else set()   # hash sources only to compare copies
     digests: dict[str, tuple[str, str]] = {}   # tied source zoo name -> (upstream name, digest)
     copies: list[tuple[str, str, str]] = []   # (upstream name, tied zoo name, digest)
     out.parent.mkdir(parents=True, exist_ok=True)
