@@ -67,9 +67,12 @@ class Generator(GreedyLoop):
             slots = np.array([plan.prompt_len + step - 1])
         ids = plan.tokens[:, slots]
         self.shapes_run.add(("prefill" if step == 0 else "decode", ids.shape, plan.length))
+        # ms.mutable: without it ms.jit takes a tuple of tensors as a constant and recompiles on every
+        # call (2.8 s per decode step of a 2-layer model, docs/MINDSPORE_NOTES.md); with it, 0.01 s.
         logits, keys, values = self.step(
             Tensor(ids.astype(np.int32)), Tensor(plan.positions[:, slots].astype(np.int32)),
-            self._bias(plan, slots), *self.cache, Tensor(slots.astype(np.int32)))
+            self._bias(plan, slots), ms.mutable(self.cache[0]), ms.mutable(self.cache[1]),
+            Tensor(slots.astype(np.int32)))
         self.cache = (keys, values)
         return logits[:, -1].float().asnumpy()
 
