@@ -69,10 +69,11 @@ def compare_outputs(outputs: dict[str, dict[str, np.ndarray]], inputs: dict[str,
 def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, dtype: str = "float32",
             inputs: dict[str, np.ndarray] | None = None, with_grads: bool = True, seed: int = 0,
             task: str | None = None, progress=None, localize: bool = True, ms_transform=None,
-            calibrate: bool = False) -> Report:
+            calibrate: bool = False, generate: bool = True) -> Report:
     """Run `model` through `backends` and compare; on a MindSpore failure, localise the first divergence.
 
     `ms_transform(net)` edits the MindSpore Cell after loading (used by the self-test to inject bugs).
+    `generate`: causal LMs (fp32) also get greedy-generation rows (parity/generation.py).
     `calibrate` (dtype other than float32): every backend at `dtype` is compared with the reference
     at float32, within max(fp32 floor, ALPHA x the reference's own error at `dtype`).
     """
@@ -105,6 +106,10 @@ def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, 
         checks = compare_outputs(outputs, inputs, bounds=lambda name, _: calibrated_bound(name, calibration))
     else:
         checks = compare_outputs(outputs, inputs, dtype)
+    if generate and dtype == "float32" and getattr(spec.config, "task", None) == "causal-lm":
+        from parity.generation import generation_checks  # greedy tokens vs the reference: docs/decoders.md
+
+        checks += generation_checks(spec, state, backends, inputs, dtype, progress=progress)
     shapes = {k: list(v.shape) for k, v in inputs.items()}
     report = Report(spec.name, list(backends), checks, dtype=dtype, seed=seed, inputs=shapes,
                     environment=environment(), calibration=calibration)
