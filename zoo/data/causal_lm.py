@@ -83,7 +83,7 @@ class PackedSequences:
 
     @classmethod
     def read_mindrecord(cls, path: str | os.PathLike) -> PackedSequences:
-        """All windows of a MindRecord file (any shard of a set: the reader finds the others), in write order."""
+        """All windows of a MindRecord set (name any shard; the reader finds the rest), in the reader's order."""
         from mindspore.mindrecord import FileReader
 
         path = Path(path)

@@ -1,0 +1,142 @@
+"""The framework-neutral training driver: one loop, either twin, the same batches in the same order.
+
+Each framework reads its batches through its own data twin (mindspore.dataset for MindSpore, a
+torch DataLoader for the PyTorch twin); both follow the shared sampler, so step k sees the same
+bytes in both. Losses per step, evaluation metrics and timings come back as plain numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zoo.checkpoint import StateDict
+from zoo.data.pipeline import Batch, Pipeline
+from zoo.errors import InputError
+from zoo.models import ModelSpec
+from zoo.ms.optim import AdamWConfig
+
+FRAMEWORKS = ("mindspore", "torch")
+
+
+@dataclass(frozen=True)
+class Task:
+    inputs: tuple[str, ...]    # batch fields the model takes, in order
+    targets: tuple[str, ...]   # batch fields the loss takes after the logits
+
+
+TASKS = {
+    "sequence-classification": Task(("input_ids", "attention_mask", "token_type_ids"), ("labels", "valid")),
+    "causal-lm": Task(("input_ids",), ("labels",)),
+}
+
+
+@dataclass
+class RunResult:
+    framework: str
+    mode: str
+    losses: list[float] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    state: StateDict | None = None     # final weights (zoo names), when asked for
+
+    @property
+    def median_step_seconds(self) -> float:
+        steady = self.step_seconds[len(self.step_seconds) // 5:] or self.step_seconds  # skip warm-up/compiles
+        return float(np.median(steady)) if steady else float("nan")
+
+
+def batches_for(framework: str, pipeline: Pipeline, workers: int = 1) -> Iterator[Batch]:
+    """Endless batches, epoch after epoch, through the framework's own data twin."""
+    if framework == "mindspore":
+        from zoo.data.loader_ms import iterate
+    else:
+        from zoo.data.loader_pt import iterate
+    epoch = 0
+    while True:
+        yield from iterate(pipeline, epoch, workers)
+        epoch += 1
+
+
+def _classification_metrics(logits_and_batches: list[tuple[np.ndarray, Batch]]) -> dict[str, float]:
+    correct = total = 0
+    for logits, batch in logits_and_batches:
+        valid = batch["valid"].astype(bool)
+        correct += int((logits.argmax(-1)[valid] == batch["labels"][valid]).sum())
+        total += int(valid.sum())
+    return {"accuracy": correct / total, "eval_examples": total}
+
+
+def _check_frozen(frozen: tuple[str, ...], names: list[str]) -> None:
+    unknown = sorted(set(frozen) - set(names))
+    if unknown:
+        raise InputError(f"cannot freeze {', '.join(unknown)}: the model has no such parameter")
+
+
+def train(framework: str, spec: ModelSpec, state: StateDict, task: str, pipeline: Pipeline, steps: int,
+          optim: AdamWConfig, eval_pipeline: Pipeline | None = None, workers: int = 1, graph: bool = True,
+          keep_state: bool = False, frozen: tuple[str, ...] = (),
+          progress: Callable[[int, float], None] | None = None) -> RunResult:
+    """Train `steps` steps from `state` in one framework; evaluate on eval_pipeline (in order) if given.
+
+    `frozen`: zoo parameter names that keep their values (no gradient, no optimizer state)."""
+    if framework not in FRAMEWORKS:
+        raise InputError(f"unknown framework {framework!r}; choose one of {', '.join(FRAMEWORKS)}")
+    if task not in TASKS:
+        raise InputError(f"training supports the tasks {', '.join(TASKS)}, not {task!r}")
+    names = TASKS[task]
+    if framework == "mindspore":
+        import mindspore as ms
+
+        from zoo.models import load_ms
+        from zoo.ms import train as backend
+        from zoo.ms.weights import state_dict
+
+        ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+        model = load_ms(spec, "float32", state)
+        _check_frozen(frozen, [p.name for p in model.get_parameters()])
+        for param in model.get_parameters():
+            param.requires_grad = param.name not in frozen
+        step = backend.TrainStep(model, task, len(names.inputs), optim, graph=graph)
+        result = RunResult(framework, "graph" if graph else "pynative")
+    else:
+        from zoo.models import load_pt
+        from zoo.pt import train as backend
+
+        model = load_pt(spec, state=state)
+        _check_frozen(frozen, [n for n, _ in model.named_parameters()])
+        for name, param in model.named_parameters():
+            param.requires_grad_(name not in frozen)
+        step = backend.TrainStep(model, task, len(names.inputs), optim)
+        result = RunResult(framework, "eager")
+
+    stream = batches_for(framework, pipeline, workers)
+    for index in range(steps):
+        batch = next(stream)
+        start = time.perf_counter()
+        loss = step(*backend.to_tensors(batch, names.inputs + names.targets))
+        result.step_seconds.append(time.perf_counter() - start)
+        result.losses.append(loss)
+        if progress:
+            progress(index, loss)
+    if eval_pipeline is not None:
+        from zoo.data import loader_ms, loader_pt
+
+        iterate = loader_ms.iterate if framework == "mindspore" else loader_pt.iterate
+        outputs = [(backend.predict(model, backend.to_tensors(b, names.inputs)), b)
+                   for b in iterate(eval_pipeline, 0, workers)]
+        if task == "sequence-classification":
+            result.metrics.update(_classification_metrics(outputs))
+    if keep_state:
+        result.state = state_dict(model) if framework == "mindspore" else {
+            k: v.detach().clone() for k, v in model.state_dict().items()}
+    return result
+
+
+def rel_diff(a: list[float], b: list[float]) -> np.ndarray:
+    """|a - b| / |b| per step."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.abs(x - y) / np.maximum(np.abs(y), 1e-12)
