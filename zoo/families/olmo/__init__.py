@@ -62,30 +62,39 @@ def reference_forward(model, config: OLMoConfig, inputs: dict[str, np.ndarray], 
 
 def reference_generate(model, config: OLMoConfig, input_ids: np.ndarray, attention_mask: np.ndarray,
                        max_new_tokens: int):
-    """hf_olmo's greedy `generate` on left-padded prompts: (new tokens (B, N) int64, step logits (B, N, V)).
+    """Upstream greedy decoding: (new tokens (B, N) int64, step logits (B, N, V) float32).
 
-    hf_olmo ignores the mask for positions, so prompts are re-packed as left padding (generated
-    tokens then follow every prompt directly), as transformers recommends for decoder-only models.
+    hf_olmo's wrapper has no `generate` under transformers 4.57 (PreTrainedModel no longer brings
+    GenerationMixin), so the tokens come from the OLMo model's own `generate` (beam search with
+    beam_size=1, i.e. greedy, with its KV cache), on prompts re-packed as left padding. The logits
+    each token was chosen from come from one reference forward over [prompt | new tokens].
     """
     import torch
 
     ids = np.asarray(input_ids)
     mask = np.asarray(attention_mask)
+    batch, prompt = ids.shape
     pad = config.pad_token_id if config.pad_token_id is not None else 0
     left_ids = np.full_like(ids, pad)
     left_mask = np.zeros_like(mask)
-    for row in range(ids.shape[0]):
+    for row in range(batch):
         real = ids[row][mask[row] == 1]
-        left_ids[row, ids.shape[1] - len(real):] = real
-        left_mask[row, ids.shape[1] - len(real):] = 1
+        left_ids[row, prompt - len(real):] = real
+        left_mask[row, prompt - len(real):] = 1
     with torch.no_grad():
-        out = model.generate(torch.from_numpy(left_ids).long(), attention_mask=torch.from_numpy(left_mask).long(),
-                             max_new_tokens=max_new_tokens, do_sample=False, output_logits=True,
-                             return_dict_in_generate=True, eos_token_id=config.eos_token_id, pad_token_id=pad,
-                             use_cache=True)
-    new = out.sequences[:, ids.shape[1]:].numpy().astype(np.int64)
-    logits = torch.stack(out.logits, 1).float().numpy()
-    return new, logits
+        out = model.model.generate(torch.from_numpy(left_ids).long(),
+                                   attention_mask=torch.from_numpy(left_mask).long(),
+                                   max_steps=max_new_tokens, beam_size=1)
+        new = out.token_ids[:, 0, :].numpy().astype(np.int64)                          # (B, N)
+        if config.eos_token_id is not None:  # after EOS, pad ids (what transformers' generate writes)
+            done = np.cumsum(new == config.eos_token_id, 1) - (new == config.eos_token_id) > 0
+            new = np.where(done, pad, new)
+        full_ids = np.concatenate([left_ids, new], 1)
+        full_mask = np.concatenate([left_mask, np.ones_like(new)], 1)
+        logits = model(input_ids=torch.from_numpy(full_ids).long(),
+                       attention_mask=torch.from_numpy(full_mask).long(), use_cache=False).logits
+    step_logits = logits[:, prompt - 1:prompt - 1 + new.shape[1]].float().numpy()     # (B, N, V)
+    return new, step_logits
 
 
 def example_inputs(config: OLMoConfig, batch: int = 4, seq: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
