@@ -58,8 +58,17 @@ def fake_hub(tmp_path_factory):
 
 
 def _hf_olmo_tiny(folder: Path) -> Path:
-    """A tiny checkpoint written by hf_olmo itself (the upstream code of the DataDecide models)."""
-    from hf_olmo import OLMoConfig, OLMoForCausalLM
+    """A tiny checkpoint written by hf_olmo itself (the upstream code of the DataDecide models).
+
+    MindSpore is imported first: hf_olmo pulls in google.cloud.storage's protobuf, after which
+    MindSpore's own protobuf descriptors fail to load (see zoo/families/olmo).
+    """
+    import importlib
+
+    import mindspore  # noqa: F401 - import order, see above
+
+    hf_olmo = importlib.import_module("hf_olmo")
+    OLMoConfig, OLMoForCausalLM = hf_olmo.OLMoConfig, hf_olmo.OLMoForCausalLM
 
     torch.manual_seed(0)
     config = OLMoConfig(d_model=32, n_heads=4, n_layers=2, mlp_ratio=2, vocab_size=64, embedding_size=64,
