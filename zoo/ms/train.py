@@ -37,9 +37,11 @@ def to_tensors(batch: dict[str, np.ndarray], names: Sequence[str]) -> tuple[Tens
 class TrainStep:
     """loss = L(net(*inputs)[0], *targets); grads by value_and_grad; AdamW; one compiled graph per shape."""
 
-    def __init__(self, net: nn.Cell, task: str, num_inputs: int, optim: AdamWConfig, graph: bool = True) -> None:
+    def __init__(self, net: nn.Cell, task: str | Callable, num_inputs: int, optim: AdamWConfig,
+                 graph: bool = True) -> None:
+        """`task` names a loss in LOSSES, or is the loss itself (e.g. a family's `modeling_ms.loss`)."""
         self.net = net
-        self.loss_fn: Callable = LOSSES[task]
+        self.loss_fn: Callable = task if callable(task) else LOSSES[task]
         self.num_inputs = num_inputs
         self.optimizer = adamw(net.trainable_params(), optim)
         grad_fn = ms.value_and_grad(self._forward, None, self.optimizer.parameters)

@@ -35,9 +35,10 @@ def to_tensors(batch: dict[str, np.ndarray], names: Sequence[str]) -> tuple[Tens
 class TrainStep:
     """loss = L(model(*inputs)[0], *targets); backward; AdamW."""
 
-    def __init__(self, model: nn.Module, task: str, num_inputs: int, optim: AdamWConfig) -> None:
+    def __init__(self, model: nn.Module, task: str | Callable, num_inputs: int, optim: AdamWConfig) -> None:
+        """`task` names a loss in LOSSES, or is the loss itself (e.g. a family's `modeling_pt.loss`)."""
         self.model = model
-        self.loss_fn: Callable = LOSSES[task]
+        self.loss_fn: Callable = task if callable(task) else LOSSES[task]
         self.num_inputs = num_inputs
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=optim.lr, betas=optim.betas, eps=optim.eps,
