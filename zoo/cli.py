@@ -145,8 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     from zoo.data.command import add_data_parity
+    from zoo.finetune import add_finetune
 
     add_data_parity(sub)
+    add_finetune(sub)
 
     from zoo.hub import add_commands as add_hub_commands  # pull, revisions, cache ls|rm
 
