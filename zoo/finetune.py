@@ -17,14 +17,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from zoo.checkpoint import StateDict
 from zoo.errors import InputError
-from zoo.models import ModelSpec, resolve, zoo_state
 from zoo.ms.optim import AdamWConfig
+
+if TYPE_CHECKING:  # torch is imported when a fine-tune runs, not when the CLI builds its parser
+    from zoo.checkpoint import StateDict
+    from zoo.models import ModelSpec
 
 LOSS_RTOL = 1e-3   # the issue's bar for per-step loss agreement in fp32
 RESULTS = Path("benchmarks/results")
@@ -53,6 +55,10 @@ RECIPES = {"minilm-sst2": Recipe("minilm-sst2", "minilm-l6")}
 def classifier_from_encoder(model: str, num_labels: int, seed: int) -> tuple[ModelSpec, StateDict]:
     """A sequence classifier spec for an encoder checkpoint, and its weights: the encoder's, plus a new
     head drawn from N(0, 0.02) (transformers' initializer_range) with zero bias, from one numpy seed."""
+    import torch
+
+    from zoo.models import resolve, zoo_state
+
     encoder = resolve(model)
     spec = resolve(model, task="sequence-classification")
     spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_labels=num_labels))
@@ -85,6 +91,7 @@ def sst2_pipelines(recipe: Recipe, model_folder: Path):
 
 def versions() -> dict[str, str]:
     import mindspore
+    import torch
 
     return {"mindspore": mindspore.__version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
@@ -100,6 +107,7 @@ def machine() -> dict[str, object]:
 def run_finetune(recipe: Recipe, steps: int | None = None, frameworks: tuple[str, ...] = ("mindspore", "torch"),
                  out: Path | None = RESULTS, progress: Callable[[str], None] | None = None) -> dict:
     """Train in each framework, compare losses step by step, evaluate; write JSON (+ PNG) to `out`."""
+    from zoo.models import resolve
     from zoo.train import rel_diff, train
 
     steps = recipe.steps if steps is None else steps
