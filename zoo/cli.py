@@ -41,11 +41,43 @@ def cmd_self_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_train_parity(args: argparse.Namespace) -> int:
+    import json
+
+    from parity.report import render_table
+    from parity.training import training_parity
+
+    if not args.model:
+        from zoo.errors import InputError
+
+        raise InputError("--train needs a model (registry name, pulled hub id or folder)")
+    report = training_parity(args.model, steps=args.steps, seed=args.seed)
+    rows = [[key, f"{c['max_rel']:.2g} (step {c['worst_step']})", f"<= {c['rtol']:g}",
+             f"{report.update_checks[key]['rel_fro']:.2g} ({report.update_checks[key]['worst']})",
+             f"<= {report.update_checks[key]['bound']:g}",
+             "yes" if c["passed"] and report.update_checks[key]["passed"] else "NO"]
+            for key, c in report.loss_checks.items()]
+    print(f"training parity: {args.model}, {report.steps} AdamW steps vs the PyTorch twin")
+    print(render_table(["backend", "loss max rel", "tol", "weight-update rel fro (worst)", "tol", "ok"], rows))
+    guard, control = report.gradient_guard, report.negative_control
+    print(f"gradient guard: {guard['parameters'] - len(guard['zero_or_degenerate'])}/{guard['parameters']} "
+          f"parameters with non-degenerate gradients ({'ok' if guard['passed'] else 'FAILED'}); "
+          f"negative control (rolled {control['rolled']}): {'caught' if control['caught'] else 'NOT CAUGHT'}")
+    print("PASSED" if report.passed else "FAILED")
+    if args.json:
+        from pathlib import Path
+
+        Path(args.json).write_text(json.dumps(report.__dict__, indent=2) + "\n", encoding="utf-8")
+    return 0 if report.passed else 1
+
+
 def cmd_parity(args: argparse.Namespace) -> int:
     import parity
 
     if args.self_test:
         return cmd_self_test(args)
+    if args.train:
+        return cmd_train_parity(args)
     if not args.model:
         from zoo.errors import InputError
 
@@ -117,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("parity", help="run one checkpoint through several backends and compare")
     p.add_argument("model", nargs="?", help="registry name, hub id already pulled, or model folder")
+    p.add_argument("--train", action="store_true",
+                   help="training parity: N AdamW steps in MindSpore PyNative and graph vs the twin")
+    p.add_argument("--steps", type=int, default=20, help="optimizer steps for --train")
     p.add_argument("--self-test", action="store_true",
                    help="inject known bugs into a MindSpore model; the harness must catch and localise each")
     p.add_argument("--backends", default="ms-pynative,ms-graph,pt,ref",
