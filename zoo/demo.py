@@ -34,4 +34,8 @@ def run_demo(out: str | Path, backends: str = "ms-pynative,ms-graph,pt,ref") -> 
         failures += not report.passed
     print(f"\ndemo: {len(DEMO_MODELS) - failures}/{len(DEMO_MODELS)} models within tolerance; "
           f"JSON reports in {out}/")
-    return 1 if failures else 0
+
+    from zoo.finetune import run_demo as run_finetune_demo  # a short real fine-tune in both frameworks
+
+    finetune_ok = run_finetune_demo(out)
+    return 1 if failures or not finetune_ok else 0

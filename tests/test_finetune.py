@@ -1,0 +1,61 @@
+"""The fine-tune showcase, short: a tiny BERT with MiniLM's vocabulary on the real SST-2 sentences.
+
+max_length 32 (truncating the longest sentences) keeps graph mode to two bucket shapes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.finetune import Recipe, classifier_from_encoder, run_finetune, summary
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    """A BertModel (embedding task, no head) with MiniLM's 30522-token vocabulary but 32 wide."""
+    import transformers
+
+    from zoo.tiny import perturb_
+
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=48, max_position_embeddings=64, type_vocab_size=2)
+    folder = tmp_path_factory.mktemp("finetune") / "tiny-bert"
+    perturb_(transformers.BertModel(config), seed=5, scale=0.02).save_pretrained(str(folder))
+    return folder
+
+
+def test_new_head_is_seeded_and_encoder_kept(tiny_encoder):
+    spec, state = classifier_from_encoder(str(tiny_encoder), num_labels=2, seed=0)
+    _, again = classifier_from_encoder(str(tiny_encoder), num_labels=2, seed=0)
+    _, other = classifier_from_encoder(str(tiny_encoder), num_labels=2, seed=1)
+    assert spec.config.task == "sequence-classification" and spec.config.num_labels == 2
+    assert state["head.classifier.weight"].shape == (2, 32)
+    assert torch.equal(state["head.classifier.weight"], again["head.classifier.weight"])
+    assert not torch.equal(state["head.classifier.weight"], other["head.classifier.weight"])
+    assert float(state["head.classifier.weight"].std()) == pytest.approx(0.02, rel=0.5)
+    assert torch.equal(state["head.classifier.bias"], torch.zeros(2))
+    assert "encoder.pooler.dense.weight" in state         # BERT's head sits on the pooler
+
+
+def test_short_finetune_losses_match(tiny_encoder, tmp_path):
+    from zoo import registry
+
+    recipe = Recipe("tiny-sst2", str(tiny_encoder), batch_size=8, max_length=32, lr=1e-3, frozen=(),
+                    tokenizer=str(registry.get("minilm-l6").local_folder()))
+    record = run_finetune(recipe, steps=8, out=tmp_path)
+    diff = record["loss_rel_diff"]
+    assert diff["passed"] and diff["max"] <= 1e-3
+    runs = record["runs"]
+    assert len(runs["mindspore"]["losses"]) == len(runs["torch"]["losses"]) == 8
+    assert runs["mindspore"]["mode"] == "graph"
+    assert record["data"] == {"train": 698, "test": 174, "classes": ["negative", "positive"]}
+    for run in runs.values():
+        assert run["metrics"]["eval_examples"] == 174 and 0.0 <= run["metrics"]["accuracy"] <= 1.0
+    # the same predictions up to a sentence whose two logits are a rounding error apart
+    assert abs(runs["mindspore"]["metrics"]["accuracy"] - runs["torch"]["metrics"]["accuracy"]) <= 1 / 174
+    saved = json.loads((tmp_path / "finetune-tiny-sst2.json").read_text())
+    assert np.allclose(saved["runs"]["torch"]["losses"], runs["torch"]["losses"])
+    assert (tmp_path / "finetune-tiny-sst2.png").read_bytes()[:4] == b"\x89PNG"
+    assert "PASSED" in summary(record)
