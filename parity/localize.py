@@ -18,6 +18,7 @@ import torch
 
 from parity.metrics import compare_arrays
 
+ROOT = "<root>"   # the whole model: code in its own construct (e.g. the causal mask it builds)
 # rel_fro bound at depth 0; fp32 rounding noise between the twins is ~1e-6 and grows with depth.
 BASE_BOUND = 2e-5
 
@@ -54,10 +55,8 @@ def capture_pt(model: torch.nn.Module, args: tuple) -> list[Activation]:
     records: list[Activation] = []
     handles = []
     for name, module in model.named_modules():
-        if not name:
-            continue
 
-        def hook(module, inputs, output, name=name):
+        def hook(module, inputs, output, name=name or ROOT):
             out = _first_tensor(output, torch.Tensor)
             if out is not None:
                 records.append(Activation(name, tuple(inputs), out.detach().float().numpy().copy()))
@@ -79,10 +78,8 @@ def capture_ms(net, args: tuple) -> list[Activation]:
     records: list[Activation] = []
     handles = []
     for name, cell in net.cells_and_names():
-        if not name:
-            continue
 
-        def hook(cell, inputs, output, name=name):
+        def hook(cell, inputs, output, name=name or ROOT):
             out = _first_tensor(output, ms.Tensor)
             if out is not None:
                 records.append(Activation(name, tuple(inputs), out.float().asnumpy().copy()))
@@ -109,7 +106,7 @@ def confirm(net, name: str, pt_record: Activation) -> dict:
     """Run the MindSpore module alone on the twin's recorded inputs; compare with the twin's output."""
     import mindspore as ms
 
-    cell = dict(net.cells_and_names())[name]
+    cell = dict(net.cells_and_names())["" if name == ROOT else name]
     output = _first_tensor(cell(*(_to_ms(x) for x in pt_record.inputs)), ms.Tensor)
     metrics = compare_arrays(output.float().asnumpy(), pt_record.output)
     return {"isolated_rel_fro": metrics["rel_fro"], "isolated_max_abs": metrics["max_abs"],
@@ -163,6 +160,6 @@ def _blame(net, name: str, pt_records: list[Activation], result: dict) -> dict:
             result.update(isolated)
             result["module"] = candidate
             return result
-        candidate = candidate.rpartition(".")[0]
+        candidate = candidate.rpartition(".")[0] or (ROOT if candidate != ROOT else "")
     result.update({"confirmed": False, "note": "no single module reproduces the divergence in isolation"})
     return result

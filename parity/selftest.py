@@ -65,6 +65,38 @@ def _tanh_gelu(net) -> None:
     cell.construct = types.MethodType(construct, cell)
 
 
+def _rope_theta(net) -> None:
+    from mindspore import Tensor
+
+    from zoo.ms.layers import rotary_tables
+
+    model = net.model
+    cos, sin = rotary_tables(model.cos.shape[0], model.cos.shape[1], 500000.0)
+    model.cos, model.sin = Tensor(cos, model.cos.dtype), Tensor(sin, model.sin.dtype)
+
+
+def _causal_mask_off_by_one(net) -> None:
+    from mindspore import ops
+
+    def construct(self, input_ids, attention_mask):
+        steps = ops.arange(attention_mask.shape[1])
+        causal = (steps[None, :] <= steps[:, None] + 1).astype(self.dtype)        # sees one token ahead
+        keep = causal[None, None, :, :] * attention_mask.astype(self.dtype)[:, None, None, :]
+        return (self.head(self.model(input_ids, (1.0 - keep) * self.mask_value)),)
+
+    net.construct = types.MethodType(construct, net)
+
+
+def _missing_mlp_residual(net) -> None:
+    def construct(self, x, bias, cos, sin, key_cache=None, value_cache=None, cache_positions=None):
+        a, k, v = self.attention(self.attn_norm(x), bias, cos, sin, key_cache, value_cache, cache_positions)
+        h = x + a
+        return self.mlp(self.ff_norm(h)), k, v
+
+    cell = net.model.layers[1]
+    cell.construct = types.MethodType(construct, cell)
+
+
 BERT_BUGS = (
     Bug("transposed weight (q_proj)", "encoder.layers.1.attention.q_proj", _transposed_weight),
     Bug("LayerNorm epsilon 1e-12 -> 1e-1", "encoder.layers.0.mlp_norm", _norm_epsilon),
@@ -74,22 +106,37 @@ BERT_BUGS = (
 )
 
 
-def run_self_test(folder: str | Path | None = None, backends=("ms-pynative", "pt"), progress=None) -> list[dict]:
-    """One row per bug: caught?, module named, expected module. Uses a tiny BERT classifier."""
-    import parity
-    from zoo.tiny import bert_classifier
+DECODER_BUGS = (
+    Bug("RoPE theta 10000 -> 500000", "model", _rope_theta),
+    Bug("causal mask off by one", "<root>", _causal_mask_off_by_one),
+    Bug("missing residual (MLP)", "model.layers.1", _missing_mlp_residual),
+)
 
-    if folder is None:
-        folder = bert_classifier(Path(tempfile.mkdtemp(prefix="mindzoo-selftest-")) / "tiny-bert-cls")
-    clean = parity.compare(str(folder), backends=backends)
-    rows = [{"bug": "(none: clean model)", "caught": not clean.passed, "expected": None,
+
+def _run(folder: Path, bugs: tuple[Bug, ...], model: str, backends, progress) -> list[dict]:
+    import parity
+
+    clean = parity.compare(str(folder), backends=backends, generate=False)
+    rows = [{"model": model, "bug": "(none: clean model)", "caught": not clean.passed, "expected": None,
              "named": (clean.first_divergence or {}).get("module"), "ok": clean.passed}]
-    for bug in BERT_BUGS:
+    for bug in bugs:
         if progress:
-            progress(bug.name)
-        report = parity.compare(str(folder), backends=backends, ms_transform=bug.inject)
+            progress(f"{model}: {bug.name}")
+        report = parity.compare(str(folder), backends=backends, ms_transform=bug.inject, generate=False)
         named = (report.first_divergence or {}).get("module")
-        rows.append({"bug": bug.name, "caught": not report.passed, "expected": bug.module, "named": named,
-                     "confirmed": (report.first_divergence or {}).get("confirmed"),
+        rows.append({"model": model, "bug": bug.name, "caught": not report.passed, "expected": bug.module,
+                     "named": named, "confirmed": (report.first_divergence or {}).get("confirmed"),
                      "ok": (not report.passed) and named == bug.module})
     return rows
+
+
+def run_self_test(folder: str | Path | None = None, decoder_folder: str | Path | None = None,
+                  backends=("ms-pynative", "pt"), progress=None) -> list[dict]:
+    """One row per bug: caught?, module named, expected module. Tiny BERT classifier and OLMo-1 ladder."""
+    from zoo.tiny import bert_classifier, olmo_ladder
+
+    root = Path(tempfile.mkdtemp(prefix="mindzoo-selftest-"))
+    folder = Path(folder) if folder else bert_classifier(root / "tiny-bert-cls")
+    decoder_folder = Path(decoder_folder) if decoder_folder else olmo_ladder(root / "tiny-olmo-ladder")
+    return (_run(folder, BERT_BUGS, "tiny-bert-cls", backends, progress)
+            + _run(decoder_folder, DECODER_BUGS, "tiny-olmo-ladder", backends, progress))

@@ -33,8 +33,8 @@ def cmd_self_test(args: argparse.Namespace) -> int:
     from parity.selftest import run_self_test
 
     rows = run_self_test(progress=lambda b: print(f"  injecting: {b}", file=sys.stderr, flush=True))
-    print(render_table(["injected bug", "caught?", "module named", "expected", "ok"],
-                       [[r["bug"], "yes" if r["caught"] else "no", str(r["named"]), str(r["expected"]),
+    print(render_table(["model", "injected bug", "caught?", "module named", "expected", "ok"],
+                       [[r["model"], r["bug"], "yes" if r["caught"] else "no", str(r["named"]), str(r["expected"]),
                          "yes" if r["ok"] else "NO"] for r in rows]))
     failed = [r for r in rows if not r["ok"]]
     print("self-test PASSED" if not failed else f"self-test FAILED ({len(failed)} rows)")

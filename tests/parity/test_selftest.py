@@ -5,19 +5,21 @@ from __future__ import annotations
 import pytest
 
 import parity.selftest
-from parity.selftest import BERT_BUGS, run_self_test
+from parity.selftest import BERT_BUGS, DECODER_BUGS, run_self_test
 from zoo.cli import main
 
 
 @pytest.fixture(scope="module")
 def rows(tiny_checkpoints):
-    return run_self_test(tiny_checkpoints["tiny-bert-cls"])
+    return run_self_test(tiny_checkpoints["tiny-bert-cls"], tiny_checkpoints["tiny-olmo-ladder"])
 
 
 def test_self_test_catches_and_localises_every_bug(rows):
-    assert len(rows) == len(BERT_BUGS) + 1
-    clean, *bugs = rows
-    assert clean["ok"] and not clean["caught"]
+    assert len(rows) == len(BERT_BUGS) + len(DECODER_BUGS) + 2
+    clean = [r for r in rows if r["expected"] is None]
+    assert len(clean) == 2 and all(r["ok"] and not r["caught"] for r in clean)
+    bugs = [r for r in rows if r["expected"] is not None]
+    assert {r["bug"] for r in bugs} >= {"RoPE theta 10000 -> 500000", "causal mask off by one", "swapped q / k"}
     for row in bugs:
         assert row["caught"], row
         assert row["named"] == row["expected"], row
@@ -30,5 +32,6 @@ def test_cli_self_test_table_and_exit_codes(rows, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "self-test PASSED" in out and "swapped q / k" in out and "encoder.layers.1.mlp" in out
     broken = [dict(rows[0]), {**rows[1], "named": "encoder.layers.0", "ok": False}]
+    assert "<root>" in out and "RoPE theta" in out
     monkeypatch.setattr(parity.selftest, "run_self_test", lambda **_: broken)
     assert main(["parity", "--self-test"]) == 1
