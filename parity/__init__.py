@@ -15,7 +15,7 @@ from parity.calibrate import calibrated_bound, reference_error
 from parity.inputs import make_inputs
 from parity.localize import first_divergence
 from parity.metrics import compare_arrays, floored_rel_fro, logits_metrics, logits_rows, valid_positions
-from parity.report import Check, Report, environment
+from parity.report import Check, Report, environment, model_revision
 from parity.tolerances import GRAD_FLOOR, bound_for
 from zoo.errors import InputError
 from zoo.models import ModelSpec, resolve, zoo_state
@@ -112,7 +112,7 @@ def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, 
         checks += generation_checks(spec, state, backends, inputs, dtype, progress=progress)
     shapes = {k: list(v.shape) for k, v in inputs.items()}
     report = Report(spec.name, list(backends), checks, dtype=dtype, seed=seed, inputs=shapes,
-                    environment=environment(), calibration=calibration)
+                    environment=environment(), calibration=calibration, revision=model_revision(spec.folder))
     if localize and any(not c.passed and c.a.startswith("ms-") for c in checks):
         if progress:
             progress("first-divergence localisation (PyNative, per-module hooks)")

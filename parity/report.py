@@ -36,6 +36,7 @@ class Report:
     environment: dict = field(default_factory=dict)
     first_divergence: dict | None = None
     calibration: dict | None = None     # output -> the reference's own error at `dtype` vs float32
+    revision: dict = field(default_factory=dict)   # where the weights came from: folder, hub id, commit
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -47,6 +48,7 @@ class Report:
             "schema": SCHEMA_VERSION,
             "created": self.created,
             "model": self.model,
+            "revision": self.revision,
             "backends": self.backends,
             "dtype": self.dtype,
             "device": self.device,
@@ -141,3 +143,17 @@ def environment() -> dict:
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {os.cpu_count()} cpus",
     }
+
+
+def model_revision(folder: str | os.PathLike) -> dict:
+    """The folder, and for pulled models the hub id, source and resolved commit from the cache manifest."""
+    folder = Path(folder)
+    out = {"folder": str(folder)}
+    manifest = folder.parent / "mindzoo.json"
+    if manifest.is_file():
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return out
+        out.update({k: data[k] for k in ("repo_id", "source", "commit") if k in data})
+    return out

@@ -334,10 +334,14 @@ def test_parity_runs_from_the_cache_with_no_server(online, monkeypatch, tmp_path
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
         hub.pull("distilbert-sst2", cache_dir=tmp_path / "cache", progress=False)
         env = _cli_env(fake, tmp_path / "cache", offline=True)
+    report = tmp_path / "report.json"
     parity = subprocess.run([sys.executable, "-m", "zoo.cli", "parity", "distilbert-sst2", "--backends", "pt,ref",
-                             "--no-grads"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                             "--no-grads", "--json", str(report)], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
     assert parity.returncode == 0, parity.stdout + parity.stderr
     assert "PASSED" in parity.stdout and "parity: distilbert-sst2" in parity.stdout
+    revision = json.loads(report.read_text())["revision"]
+    assert revision["repo_id"] == SST2 and len(revision["commit"]) == 40 and revision["source"] == "hf"
 
 
 def test_cache_ls_and_rm(online, capsys):
