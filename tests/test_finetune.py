@@ -59,3 +59,17 @@ def test_short_finetune_losses_match(tiny_encoder, tmp_path):
     assert np.allclose(saved["runs"]["torch"]["losses"], runs["torch"]["losses"])
     assert (tmp_path / "finetune-tiny-sst2.png").read_bytes()[:4] == b"\x89PNG"
     assert "PASSED" in summary(record)
+
+
+def test_short_pretrain_losses_match(tmp_path):
+    """The DataDecide-shaped pretraining path, narrowed: OLMo-1 options and vocabulary, 2 layers x 32 wide."""
+    from zoo.pretrain import PretrainRecipe, run_pretrain
+
+    recipe = PretrainRecipe("tiny-olmo-boolq", d_model=32, n_layers=2, n_heads=2, seq_len=32, batch_size=4,
+                            documents=30, lr=3e-3)
+    record = run_pretrain(recipe, steps=4, out=tmp_path, work=tmp_path)
+    assert record["loss_rel_diff"]["passed"] and record["loss_rel_diff"]["max"] <= 1e-3
+    losses = record["runs"]["torch"]["losses"]
+    assert abs(losses[0] - np.log(50304)) < 0.1            # random init: uniform over the padded vocabulary
+    assert losses[-1] < losses[0]
+    assert (tmp_path / "pretrain-tiny-olmo-boolq.png").is_file()

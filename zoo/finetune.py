@@ -218,6 +218,10 @@ def run_demo(out: Path, steps: int = 6) -> bool:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    from zoo.pretrain import PRETRAIN_RECIPES, main
+
+    if args.recipe in PRETRAIN_RECIPES:
+        return main(args.recipe, args.steps, Path(args.out))
     recipe = RECIPES.get(args.recipe)
     if recipe is None:
         raise InputError(f"unknown recipe {args.recipe!r}; choose one of {', '.join(RECIPES)}")
@@ -231,9 +235,13 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def add_finetune(sub) -> None:
-    p = sub.add_parser("finetune", help="fine-tune a real checkpoint in MindSpore and the torch twin, "
-                                        "compare loss curves")
-    p.add_argument("recipe", choices=sorted(RECIPES))
+    from zoo.pretrain import PRETRAIN_RECIPES
+
+    p = sub.add_parser("finetune", help="train in MindSpore and the torch twin from the same weights and batches, "
+                                        "compare loss curves",
+                       description="minilm-sst2: fine-tune all-MiniLM-L6-v2 on SST-2; datadecide-4m-boolq: "
+                                   "pretrain a DataDecide-4M-shaped OLMo on BoolQ passages")
+    p.add_argument("recipe", choices=sorted(RECIPES) + sorted(PRETRAIN_RECIPES))
     p.add_argument("--steps", type=int, default=None, help=f"default {RECIPES['minilm-sst2'].steps}")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--out", default=str(RESULTS), help="folder for the JSON record and the PNG")

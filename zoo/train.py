@@ -30,7 +30,7 @@ class Task:
 
 TASKS = {
     "sequence-classification": Task(("input_ids", "attention_mask", "token_type_ids"), ("labels", "valid")),
-    "causal-lm": Task(("input_ids",), ("labels",)),
+    "causal-lm": Task(("input_ids", "attention_mask"), ("labels",)),
 }
 
 

@@ -106,7 +106,7 @@ class PackedSequences:
 class CausalLMPipeline(Pipeline):
     name = "causal-lm"
     example_fields = ("window",)
-    fields = ("input_ids", "labels")
+    fields = ("input_ids", "attention_mask", "labels")
 
     def __init__(self, sequences: PackedSequences, batch_size: int, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = True) -> None:
@@ -123,7 +123,9 @@ class CausalLMPipeline(Pipeline):
 
     def collate(self, examples: Sequence[tuple[np.ndarray]]) -> Batch:
         windows = np.stack([w for (w,) in examples]).astype(np.int32)   # (B, T + 1)
-        return {"input_ids": np.ascontiguousarray(windows[:, :-1]), "labels": np.ascontiguousarray(windows[:, 1:])}
+        input_ids = np.ascontiguousarray(windows[:, :-1])                # (B, T)
+        return {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),   # packed: no padding
+                "labels": np.ascontiguousarray(windows[:, 1:])}
 
 
 def boolq_documents() -> list[str]:
