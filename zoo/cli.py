@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     from zoo.hub import add_commands as add_hub_commands  # pull, revisions, cache ls|rm
 
     add_hub_commands(sub)
+
+    from benchmarks.cli import add_commands as add_bench_commands  # bench, bench-peak, bench-summary
+
+    add_bench_commands(sub)
     return parser
 
 

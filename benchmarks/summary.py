@@ -1,0 +1,140 @@
+"""Summary of the benchmark records: a markdown table and a PNG chart per device, for the README.
+
+The latest `ok` record of each (model, task, shape, dtype, backend, variant) is shown; older records
+stay in the JSONL files. `variant` is a label a run may carry in its options (e.g. `before` for the
+measurements taken before the graph-mode performance work); the main table shows unlabelled runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks import records
+
+ORDER = ("ms-graph", "ms-pynative", "pt", "pt-compile", "ref")
+SHORT = {"opt-350m-shape": "OPT-350m", "datadecide-150m-shape": "DataDecide-150M", "distilbert-shape": "DistilBERT"}
+
+
+def shape_of(r: dict) -> str:
+    if r["task"] == "decode":
+        return f"{r['batch']}x{r['seq']}+{r['new_tokens']}"
+    return f"{r['batch']}x{r['seq']}"
+
+
+def variant_of(r: dict) -> str:
+    return str((r.get("options") or {}).get("variant", ""))
+
+
+def latest(rows: list[dict]) -> dict[tuple, dict]:
+    """(model, task, shape, dtype, variant, backend) -> the newest ok record."""
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        key = (r["model"], r["task"], shape_of(r), r["dtype"], variant_of(r), r["backend"])
+        if key not in out or r["created"] >= out[key]["created"]:
+            out[key] = r
+    return out
+
+
+def _ratio(a: dict | None, b: dict | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a['tokens_per_s'] / b['tokens_per_s']:.2f}"
+
+
+def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, list[tuple]]:
+    best = latest(rows)
+    groups = sorted({k[:5] for k in best if k[4] == variant}, key=lambda k: (k[0], ("forward", "train", "decode")
+                                                                            .index(k[1]), k[2]))
+    head = (["model", "task", "B x S", *[f"{b} tok/s" for b in ORDER], "ms-graph / pt", "ms-graph / ms-pynative",
+             *[f"{b} MFU %" for b in ORDER], "load avg"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in groups:
+        cells = {b: best.get((*g, b)) for b in ORDER}
+        loads = [max(r["load_avg"][:3]) for r in cells.values() if r and r.get("load_avg")]
+        row = [SHORT.get(g[0], g[0].rsplit("/", 1)[-1]), g[1], g[2]]
+        row += [f"{cells[b]['tokens_per_s']:.1f}" if cells[b] else "-" for b in ORDER]
+        row += [_ratio(cells["ms-graph"], cells["pt"]), _ratio(cells["ms-graph"], cells["ms-pynative"])]
+        row += [f"{100 * cells[b]['mfu']:.1f}" if cells[b] and cells[b].get("mfu") is not None else "-"
+                for b in ORDER]
+        row.append(f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines), [(g, {b: best.get((*g, b)) for b in ORDER}) for g in groups]
+
+
+def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
+    """ms-graph / pt and ms-graph / ms-pynative per (model, task, shape), one column pair per variant."""
+    best = latest(rows)
+    groups = sorted({k[:4] for k in best}, key=lambda k: (k[0], ("forward", "train", "decode").index(k[1]), k[2]))
+    names = {v: (v or "after") for v in variants}
+    head = ["model", "task", "B x S"] + [f"ms-graph / pt ({names[v]})" for v in variants] + [
+        f"ms-graph / ms-pynative ({names[v]})" for v in variants]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in groups:
+        row = [SHORT.get(g[0], g[0]), g[1], g[2]]
+        row += [_ratio(best.get((*g, v, "ms-graph")), best.get((*g, v, "pt"))) for v in variants]
+        row += [_ratio(best.get((*g, v, "ms-graph")), best.get((*g, "", "ms-pynative"))) for v in variants]
+        if any(c != "-" for c in row[3:]):
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def chart(groups: list[tuple], path: Path, title: str) -> Path | None:
+    if not groups:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = [f"{SHORT.get(g[0], g[0].rsplit('/', 1)[-1])}\n{g[1]} {g[2]}" for g, _ in groups]
+    x = np.arange(len(groups))
+    width = 0.8 / len(ORDER)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 1.3 * len(groups)), 8), sharex=True)
+    for i, backend in enumerate(ORDER):
+        tps = [cells[backend]["tokens_per_s"] if cells[backend] else 0 for _, cells in groups]
+        mfu = [100 * (cells[backend].get("mfu") or 0) if cells[backend] else 0 for _, cells in groups]
+        top.bar(x + (i - 2) * width, tps, width, label=backend)
+        bottom.bar(x + (i - 2) * width, mfu, width, label=backend)
+    top.set_yscale("log")
+    top.set_ylabel("tokens / s (log)")
+    top.set_title(title)
+    top.legend(ncol=len(ORDER), fontsize=8)
+    bottom.set_ylabel("MFU % (of measured GEMM peak)")
+    bottom.set_xticks(x, labels, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def peaks(device: str, root: Path) -> str:
+    rows = [r for r in records.read(records.results_file(device, "gemm.jsonl", root)) if r.get("status") == "ok"]
+    if not rows:
+        return "no GEMM peak measured"
+    last = rows[-1]["run_id"]
+    return "; ".join(f"{r['framework']} {r['dtype']} GEMM n={r['n']}: {r['flops_per_s'] / 1e9:.1f} GFLOP/s"
+                     for r in rows if r["run_id"] == last)
+
+
+def write(root: Path | None = None, devices: list[str] | None = None, out: Path | None = None) -> str:
+    """SUMMARY.md and summary.png per device folder under `out` (default: the results root)."""
+    root = Path(root or records.RESULTS)
+    out = Path(out or root)
+    texts = []
+    for device in devices or sorted(p.name for p in root.iterdir() if (p / "bench.jsonl").is_file()):
+        rows = records.read(records.results_file(device, root=root))
+        table, groups = markdown(rows, device)
+        png = chart(groups, out / device / "summary.png", f"{device}: tokens/s and MFU per backend")
+        text = (f"## {device}\n\nPeak: {peaks(device, root)}.\n\n{table}\n\n"
+                f"ms-graph / pt and ms-graph / ms-pynative (tokens/s), before and after the graph-mode work:\n\n"
+                f"{ratios(rows)}\n")
+        if png:
+            text += f"\n![{device} summary]({png.name})\n"
+        (out / device).mkdir(parents=True, exist_ok=True)
+        (out / device / "SUMMARY.md").write_text(text, encoding="utf-8")
+        texts.append(text)
+    return "\n".join(texts) if texts else "no benchmark records"

@@ -1,0 +1,93 @@
+"""Benchmarks smoke test: tiny shapes, 2 steps, one process per measurement; checks records, never timings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import flops, records, runner, summary
+from zoo.cli import main as cli_main
+from zoo.errors import InputError
+from zoo.models import resolve
+
+
+@pytest.fixture(scope="session")
+def smoke_records(tiny_checkpoints, tmp_path_factory):
+    """forward for four backends, train and decode for two, on the tiny OPT; one results root."""
+    root = tmp_path_factory.mktemp("bench-results")
+    model = str(tiny_checkpoints["tiny-opt-pre-ln"])
+    rows = runner.run(model, backends=("ms-graph", "ms-pynative", "pt", "ref"), tasks=("forward",), batch=2, seq=8,
+                      warmup=0, steps=2, results_root=root)
+    rows += runner.run(model, backends=("ms-graph", "pt"), tasks=("train", "decode"), batch=2, seq=8, new_tokens=3,
+                       warmup=0, steps=2, results_root=root)
+    return root, rows
+
+
+def test_records_follow_the_schema(smoke_records):
+    root, rows = smoke_records
+    assert [(r["task"], r["backend"], r["status"]) for r in rows] == [
+        ("forward", "ms-graph", "ok"), ("forward", "ms-pynative", "ok"), ("forward", "pt", "ok"),
+        ("forward", "ref", "ok"), ("train", "ms-graph", "ok"), ("train", "pt", "ok"),
+        ("decode", "ms-graph", "ok"), ("decode", "pt", "ok")]
+    saved = records.read(records.results_file("cpu", root=root))
+    assert saved == rows                                   # one JSON line per measurement, as returned
+    for r in saved:
+        records.validate(r)
+        assert set(r) == set(records.FIELDS)
+        assert len(r["step_times_s"]) == r["timed_steps"] == 2
+        assert r["median_s"] > 0 and r["p95_s"] >= r["median_s"] and r["first_step_s"] > 0
+        assert r["tokens_per_step"] == (2 * 3 if r["task"] == "decode" else 2 * 8)
+        assert r["device"]["kind"] == "cpu" and r["device"]["versions"]["mindspore"] == "2.9.0"
+        assert r["peak_rss_mb"] > 0 and len(r["load_avg"]) == 6
+    assert {r["framework"] for r in saved} == {"mindspore", "torch", "upstream"}
+    graph = next(r for r in saved if r["backend"] == "ms-graph")
+    assert graph["options"]["graph_kernel"] is True and graph["threads"]["OMP_NUM_THREADS"] == "1"
+
+
+def test_flops_in_records_match_the_config(smoke_records, tiny_checkpoints):
+    _, rows = smoke_records
+    spec = resolve(tiny_checkpoints["tiny-opt-pre-ln"])
+    c = spec.config                                         # d 32, ffn 64, 2 layers, vocab 96, tied head
+    per_token = 2 * (4 * 32 * 32 + 2 * 32 * 64) + 96 * 32
+    assert flops.matmul_params("opt", c) == (per_token, 0)
+    forward = 16 * (2 * per_token + 4 * 2 * 32 * 8)
+    by_task = {r["task"]: r for r in rows if r["backend"] == "pt"}
+    assert by_task["forward"]["flops_per_step"] == forward
+    assert by_task["train"]["flops_per_step"] == 3 * forward
+    # decode: prefill of the 16-slot prompt bucket + 2 one-token steps, each over the 32-slot cache
+    assert by_task["decode"]["flops_per_step"] == (2 * 16 + 2 * 2) * (2 * per_token + 4 * 2 * 32 * 32)
+
+
+def test_rerun_appends_and_skips_are_recorded(smoke_records, tiny_checkpoints):
+    root, rows = smoke_records
+    before = records.read(records.results_file("cpu", root=root))
+    more = runner.run(str(tiny_checkpoints["tiny-distilbert-cls"]), backends=("ms-graph",), tasks=("decode",),
+                      batch=1, seq=8, steps=2, warmup=0, results_root=root)
+    more += runner.run(str(tiny_checkpoints["tiny-opt-pre-ln"]), backends=("ms-pynative",), tasks=("forward",),
+                       dtype="bfloat16", batch=1, seq=8, steps=2, warmup=0, results_root=root)
+    assert [r["status"] for r in more] == ["skipped", "skipped"]
+    assert "causal LM" in more[0]["reason"] and "bfloat16" in more[1]["reason"]
+    after = records.read(records.results_file("cpu", root=root))
+    assert after[:len(before)] == before and after[len(before):] == more
+
+
+def test_summary_table_and_chart(smoke_records, tmp_path):
+    root, _ = smoke_records
+    text = summary.write(root, out=tmp_path)
+    assert (tmp_path / "cpu" / "summary.png").stat().st_size > 1000
+    assert (tmp_path / "cpu" / "SUMMARY.md").read_text() == text
+    forward = next(line for line in text.splitlines() if "| forward | 2x8 |" in line)
+    assert forward.count("|") == 17 and forward.split("|")[7].strip() == "-"    # pt-compile was not run
+
+
+def test_bad_requests_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="choose from"):
+        runner.run("opt-350m-shape", backends=("ms-graf",), results_root=tmp_path)
+    with pytest.raises(InputError, match="tasks"):
+        runner.run("opt-350m-shape", tasks=("backward",), results_root=tmp_path)
+    bad = json.loads(json.dumps({f: None for f in records.FIELDS}))
+    with pytest.raises(InputError, match="status None"):
+        records.validate(bad)
+    assert cli_main(["bench", "opt-350m-shape", "--backends", "tf", "--results", str(tmp_path)]) == 2
+    assert not (tmp_path / "cpu").exists()
