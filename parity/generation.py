@@ -47,8 +47,10 @@ def reference_generation(spec: ModelSpec, input_ids: np.ndarray, attention_mask:
     config = spec.config
     model = spec.family.reference(spec.folder, config).to(TORCH_DTYPES[dtype])
     if hasattr(spec.family, "reference_generate"):
-        tokens, logits = spec.family.reference_generate(model, config, input_ids, attention_mask, max_new_tokens)
-        return GenerationOutput(np.asarray(tokens), np.asarray(logits))
+        result = spec.family.reference_generate(model, config, input_ids, attention_mask, max_new_tokens)
+        if result is not None:     # None: the reference is a transformers model, use its generate
+            tokens, logits = result
+            return GenerationOutput(np.asarray(tokens), np.asarray(logits))
     pad = config.pad_token_id if config.pad_token_id is not None else config.eos_token_id
     greedy = transformers.GenerationConfig(do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
                                            eos_token_id=config.eos_token_id, pad_token_id=pad,

@@ -146,3 +146,16 @@ def test_folder_without_weights(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(CheckpointError, match="no weights"):
         weight_files(tmp_path)
+
+
+def test_fuse_rule_concatenates_and_splits_back():
+    from zoo.checkpoint import Fuse
+
+    table = KeyMap(rules={}, fuses=(Fuse(("l.{}.q", "l.{}.k"), "layers.{}.qk"),))
+    up = {"l.0.q": torch.ones(2, 3), "l.0.k": torch.zeros(2, 3)}
+    zoo = to_zoo(up, table, {"layers.0.qk": ((4, 3), torch.float32)})
+    assert torch.equal(zoo["layers.0.qk"], torch.cat([up["l.0.q"], up["l.0.k"]]))
+    back = from_zoo(zoo, table)
+    assert set(back) == set(up) and all(torch.equal(back[k], up[k]) for k in up)
+    with pytest.raises(CheckpointError, match="cannot fuse"):
+        to_zoo({"l.0.q": torch.ones(2, 3), "l.0.k": torch.ones(2, 4)}, table, {"layers.0.qk": ((4, 3), torch.float32)})

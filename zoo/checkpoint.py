@@ -171,11 +171,22 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Fuse:
+    """Several upstream tensors that are one zoo tensor, concatenated along `dim` in this order
+    (e.g. transformers' separate q, k, v projections -> a fused QKV). The inverse of Split."""
+
+    upstream: tuple[str, ...]
+    zoo: str
+    dim: int = 0
+
+
+@dataclass(frozen=True)
 class KeyMap:
     """Upstream name pattern -> zoo name pattern; `{}` stands for a layer index.
 
     rules:   one upstream tensor is one zoo tensor.
     splits:  one upstream tensor is several zoo tensors.
+    fuses:   several upstream tensors are one zoo tensor.
     ignored: upstream patterns that hold no weights (e.g. registered `position_ids` buffers).
     tied:    zoo name -> the zoo name whose tensor it shares; the model has no parameter for it.
              An upstream copy of a tied tensor must equal its source and is then dropped.
@@ -183,6 +194,7 @@ class KeyMap:
 
     rules: Mapping[str, str]
     splits: tuple[Split, ...] = ()
+    fuses: tuple[Fuse, ...] = ()
     ignored: tuple[str, ...] = ()
     tied: Mapping[str, str] = field(default_factory=dict)
 
@@ -191,6 +203,8 @@ class KeyMap:
         object.__setattr__(self, "_backward", [(_pattern_regex(z), u) for u, z in self.rules.items()])
         object.__setattr__(self, "_ignored", [_pattern_regex(p) for p in self.ignored])
         object.__setattr__(self, "_splits", [(_pattern_regex(s.upstream), s) for s in self.splits])
+        object.__setattr__(self, "_fuses", [(_pattern_regex(u), f, i) for f in self.fuses
+                                            for i, u in enumerate(f.upstream)])
 
     def zoo_name(self, upstream_name: str) -> str | None:
         for regex, target in self._forward:
@@ -208,6 +222,14 @@ class KeyMap:
 
     def is_ignored(self, upstream_name: str) -> bool:
         return any(r.match(upstream_name) for r in self._ignored)
+
+    def fuse_for(self, upstream_name: str) -> tuple[Fuse, int, tuple[str, ...]] | None:
+        """The fuse rule this upstream tensor is part `index` of, and its layer indices."""
+        for regex, fuse, index in self._fuses:
+            m = regex.match(upstream_name)
+            if m:
+                return fuse, index, m.groups()
+        return None
 
     def split_for(self, upstream_name: str) -> tuple[Split, tuple[str, ...]] | None:
         for regex, split in self._splits:
@@ -238,8 +260,20 @@ def to_zoo(upstream: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tens
     state: StateDict = {}
     origin: dict[str, str] = {}
     unexpected, duplicated, tied_copies = [], [], {}
+    fuse_parts: dict[str, dict[int, tuple[str, torch.Tensor]]] = {}
+    fuse_rules: dict[str, Fuse] = {}
     for name, tensor in items:
         if keymap.is_ignored(name):
+            continue
+        fused = keymap.fuse_for(name)
+        if fused is not None:
+            rule, index, groups = fused
+            target = rule.zoo.format(*groups)
+            fuse_rules[target] = rule
+            parts = fuse_parts.setdefault(target, {})
+            if index in parts:
+                duplicated.append(f"{target} <- {parts[index][0]} and {name}")
+            parts[index] = (name, tensor)
             continue
         split = keymap.split_for(name)
         if split is not None:
@@ -262,6 +296,21 @@ def to_zoo(upstream: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tens
                 origin[target] = name
 
     problems = []
+    for target, parts in fuse_parts.items():
+        rule = fuse_rules[target]
+        absent = [p for i, p in enumerate(rule.upstream) if i not in parts]
+        if absent:
+            groups = _pattern_regex(rule.zoo).match(target).groups()
+            problems.append(f"{target} needs {', '.join(p.format(*groups) for p in absent)} to fuse with "
+                            f"{', '.join(n for n, _ in parts.values())}")
+            continue
+        names = [parts[i][0] for i in range(len(rule.upstream))]
+        try:
+            state[target] = torch.cat([parts[i][1] for i in range(len(rule.upstream))], dim=rule.dim)
+        except RuntimeError as err:
+            problems.append(f"cannot fuse {', '.join(names)} into {target}: {err}")
+            continue
+        origin[target] = "+".join(names)
     for target, (name, piece) in tied_copies.items():
         source_name = keymap.tied[target]
         if source_name in state and not torch.equal(state[source_name], piece):
@@ -310,6 +359,15 @@ def from_zoo(state: Mapping[str, torch.Tensor], keymap: KeyMap) -> StateDict:
         parts = [p.format(*groups) for p in rule.zoo]
         upstream[up_name] = torch.cat([state[p] for p in parts], dim=rule.dim)
         used.update(parts)
+    for rule in keymap.fuses:
+        regex = _pattern_regex(rule.zoo)
+        for name, tensor in state.items():
+            m = regex.match(name)
+            if m and name not in used:
+                for pattern, piece in zip(rule.upstream, torch.chunk(tensor, len(rule.upstream), rule.dim),
+                                          strict=True):
+                    upstream[pattern.format(*m.groups())] = piece.clone()
+                used.add(name)
     for name, tensor in state.items():
         if name in used:
             continue

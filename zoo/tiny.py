@@ -115,6 +115,18 @@ def olmo_tied(folder: Path, seed: int = 6) -> Path:
                  layer_norm_eps=1e-5, weight_tying=True, clip_qkv=1.0)
 
 
+def olmo_transformers(folder: Path, seed: int = 7) -> Path:
+    """transformers' own OLMo-1 format (OlmoForCausalLM): separate q/k/v and gate/up, clip_qkv."""
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.OlmoConfig(
+        vocab_size=112, hidden_size=48, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=64, clip_qkv=2.0, pad_token_id=1, eos_token_id=2, bos_token_id=None,
+    )
+    return _save(transformers.OlmoForCausalLM(config), folder, seed)
+
+
 WRITERS: dict[str, TinyWriter] = {
     "tiny-distilbert-cls": distilbert_classifier,
     "tiny-bert-cls": bert_classifier,
@@ -123,4 +135,5 @@ WRITERS: dict[str, TinyWriter] = {
     "tiny-opt-post-ln": opt_post_ln,
     "tiny-olmo-ladder": olmo_ladder,
     "tiny-olmo-tied": olmo_tied,
+    "tiny-olmo-transformers": olmo_transformers,
 }

@@ -11,6 +11,8 @@ _BY_MODEL_TYPE = {
     "distilbert": "zoo.families.bert",
     "opt": "zoo.families.opt",
     "hf_olmo": "zoo.families.olmo",
+    "olmo": "zoo.families.olmo",      # transformers' OlmoForCausalLM (OLMo-1)
+    "olmo2": "zoo.families.olmo",     # refused there with the reason (OLMo-2 blocks differ)
 }
 
 

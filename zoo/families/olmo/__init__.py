@@ -1,4 +1,5 @@
-"""OLMo family: OLMo-1 causal LMs in hf_olmo format (the DataDecide suite, OLMo ladder models)."""
+"""OLMo family: OLMo-1 causal LMs in hf_olmo format (the DataDecide suite, OLMo ladder models) and in
+transformers' own OLMo-1 format (`OlmoForCausalLM`, model_type "olmo")."""
 
 from __future__ import annotations
 
@@ -39,8 +40,14 @@ def config_from_folder(folder: str | Path, raw: dict, task: str | None = None) -
 
 
 def reference(folder: str | Path, config: OLMoConfig):
-    """hf_olmo's OLMoForCausalLM (ai2-olmo) in fp32, eval mode."""
+    """hf_olmo's OLMoForCausalLM (ai2-olmo), or transformers' OlmoForCausalLM, in fp32, eval mode."""
     import torch
+
+    if config.upstream_format == "olmo":
+        import transformers
+
+        return transformers.OlmoForCausalLM.from_pretrained(str(folder), attn_implementation="eager",
+                                                            dtype=torch.float32).eval()
 
     hf_olmo = import_hf_olmo()
     model = hf_olmo.OLMoForCausalLM.from_pretrained(str(folder), attn_implementation="eager",
@@ -71,6 +78,8 @@ def reference_generate(model, config: OLMoConfig, input_ids: np.ndarray, attenti
     """
     import torch
 
+    if config.upstream_format == "olmo":   # transformers' own model: its generate is the reference
+        return None
     ids = np.asarray(input_ids)
     mask = np.asarray(attention_mask)
     batch, prompt = ids.shape

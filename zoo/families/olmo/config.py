@@ -54,6 +54,7 @@ class OLMoConfig:
     eos_token_id: int | None = None
     pad_token_id: int | None = None
     task: str = "causal-lm"
+    upstream_format: str = FAMILY  # "hf_olmo" (ai2-olmo) or "olmo" (transformers' OlmoForCausalLM)
 
     @property
     def head_dim(self) -> int:
@@ -66,6 +67,13 @@ class OLMoConfig:
     @classmethod
     def from_hf(cls, raw: dict) -> OLMoConfig:
         model_type = raw.get("model_type")
+        if model_type == "olmo":
+            return cls.from_transformers_olmo(raw)
+        if model_type == "olmo2":
+            raise ConfigError(
+                "model_type 'olmo2' (OLMo-2: norms after attention and MLP, QK RMSNorm) is not expressed by the "
+                "zoo's OLMo family, which has OLMo-1's pre-norm blocks; supported: hf_olmo and olmo (OLMo-1)"
+            )
         if model_type != FAMILY:
             raise ConfigError(f"model_type {model_type!r} is not an hf_olmo checkpoint")
         reader = ConfigReader(raw, FAMILY)
@@ -129,6 +137,44 @@ class OLMoConfig:
             pad_token_id=raw.get("pad_token_id"),
         )
         reader.ignore(*IRRELEVANT)
+        reader.done()
+        return config
+
+    @classmethod
+    def from_transformers_olmo(cls, raw: dict) -> OLMoConfig:
+        """transformers' own OLMo-1 format (`OlmoForCausalLM`): the same math as hf_olmo with a
+        non-parametric LayerNorm (eps 1e-5, fixed in transformers) and separate q, k, v / gate, up."""
+        reader = ConfigReader(raw, "olmo")
+        heads = reader.take("num_attention_heads")
+        kv_heads = reader.take("num_key_value_heads", None)
+        if kv_heads not in (None, heads):
+            raise _refuse("num_key_value_heads", kv_heads, "grouped-query attention")
+        for field, allowed, default, why in (
+            ("hidden_act", ("silu",), "silu", "only the SwiGLU MLP"),
+            ("attention_bias", (False,), False, "biases in the attention projections"),
+            ("rope_scaling", (None,), None, "scaled RoPE"),
+        ):
+            value = reader.take(field, default)
+            if value not in allowed:
+                raise _refuse(field, value, why)
+        hidden = reader.take("hidden_size")
+        if hidden % heads:
+            raise ConfigError(f"olmo config: hidden_size={hidden} is not divisible by {heads} heads")
+        clip_qkv = reader.take("clip_qkv", None)
+        vocab = reader.take("vocab_size")
+        config = cls(
+            vocab_size=vocab, embedding_size=vocab, hidden_size=hidden,
+            num_layers=reader.take("num_hidden_layers"), num_heads=heads,
+            mlp_hidden_size=2 * reader.take("intermediate_size"),
+            max_position_embeddings=reader.take("max_position_embeddings"),
+            norm_type="layer", norm_affine=False, norm_eps=1e-5,
+            rope_theta=float(reader.take("rope_theta", 10000.0)),
+            clip_qkv=None if clip_qkv is None else float(clip_qkv),
+            tie_word_embeddings=bool(reader.take("tie_word_embeddings", False)),
+            eos_token_id=raw.get("eos_token_id"), pad_token_id=raw.get("pad_token_id"),
+            upstream_format="olmo",
+        )
+        reader.ignore("attention_dropout", "rope_parameters")
         reader.done()
         return config
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zoo.checkpoint import KeyMap
+from zoo.checkpoint import Fuse, KeyMap
 from zoo.families.olmo.config import OLMoConfig
 
 _PREFIX = "model.transformer."
@@ -31,7 +31,25 @@ _TOP = {
 }
 
 
+# transformers' OlmoForCausalLM keeps q, k, v and gate, up apart: they are fused on the way in.
+_TRANSFORMERS = {
+    "model.embed_tokens.weight": "model.embed_tokens.weight",
+    "model.layers.{}.self_attn.o_proj.weight": "model.layers.{}.attention.attn_out.weight",
+    "model.layers.{}.mlp.down_proj.weight": "model.layers.{}.mlp.ff_out.weight",
+    "lm_head.weight": "lm_head.weight",
+}
+_TRANSFORMERS_FUSES = (
+    Fuse(("model.layers.{}.self_attn.q_proj.weight", "model.layers.{}.self_attn.k_proj.weight",
+          "model.layers.{}.self_attn.v_proj.weight"), "model.layers.{}.attention.att_proj.weight"),
+    Fuse(("model.layers.{}.mlp.up_proj.weight", "model.layers.{}.mlp.gate_proj.weight"),   # value | gate
+         "model.layers.{}.mlp.ff_proj.weight"),
+)
+
+
 def keymap(config: OLMoConfig, upstream_names: Iterable[str] = ()) -> KeyMap:
     """The key table; norms without a weight (non-parametric LayerNorm) simply have no key to match."""
+    if config.upstream_format == "olmo":
+        tied = {"lm_head.weight": "model.embed_tokens.weight"} if config.tie_word_embeddings else {}
+        return KeyMap(rules=_TRANSFORMERS, fuses=_TRANSFORMERS_FUSES, tied=tied)
     rules = {_PREFIX + up: zoo for up, zoo in {**_BLOCK, **_TOP}.items()}
     return KeyMap(rules=rules)
