@@ -221,7 +221,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from zoo.pretrain import PRETRAIN_RECIPES, main
 
     if args.recipe in PRETRAIN_RECIPES:
-        return main(args.recipe, args.steps, Path(args.out))
+        return main(args.recipe, args.steps, Path(args.out), args.lr)
     recipe = RECIPES.get(args.recipe)
     if recipe is None:
         raise InputError(f"unknown recipe {args.recipe!r}; choose one of {', '.join(RECIPES)}")

@@ -155,8 +155,8 @@ def summary(record: dict) -> str:
               f"tolerance {d['tolerance']:g}: {'PASSED' if d['passed'] else 'FAILED'}")
 
 
-def main(name: str, steps: int | None, out: Path) -> int:
-    record = run_pretrain(PRETRAIN_RECIPES[name], steps, out=out, progress=lambda m: print(m, file=sys.stderr,
-                                                                                         flush=True))
+def main(name: str, steps: int | None, out: Path, lr: float | None = None) -> int:
+    recipe = PRETRAIN_RECIPES[name] if lr is None else dataclasses.replace(PRETRAIN_RECIPES[name], lr=lr)
+    record = run_pretrain(recipe, steps, out=out, progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(summary(record))
     return 0 if record["loss_rel_diff"]["passed"] else 1
