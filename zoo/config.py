@@ -5,7 +5,9 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from zoo.errors import ConfigError
+import numpy as np
+
+from zoo.errors import ConfigError, InputError
 
 # Fields transformers writes into every config that never change a model's math.
 GENERIC_IRRELEVANT = frozenset({
@@ -63,3 +65,23 @@ class ConfigReader:
                 "check that they do not change the model's math",
                 stacklevel=3,
             )
+
+
+def check_token_inputs(input_ids: np.ndarray, attention_mask: np.ndarray, vocab_size: int, max_positions: int,
+                       max_name: str = "max_position_embeddings", vocab_note: str = "") -> None:
+    """Refuse what kernels would silently mis-compute: ids past the table, rows past the maximum, bad masks."""
+    if input_ids.ndim != 2:
+        raise InputError(f"input_ids must be (batch, sequence), got shape {input_ids.shape}")
+    if attention_mask.shape != input_ids.shape:
+        raise InputError(f"attention_mask shape {attention_mask.shape} != input_ids {input_ids.shape}")
+    if input_ids.shape[1] > max_positions:
+        raise InputError(f"sequence length {input_ids.shape[1]} exceeds {max_name}={max_positions}; truncate the input")
+    bad = (input_ids < 0) | (input_ids >= vocab_size)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputError(
+            f"token id {int(input_ids[row, col])} at [{row}, {col}] is outside the vocabulary [0, {vocab_size})"
+            f"{vocab_note}; was the input tokenized for another model?"
+        )
+    if not np.isin(attention_mask, (0, 1)).all() or (attention_mask.sum(1) == 0).any():
+        raise InputError("attention_mask must be 0/1 with at least one attended token per row")

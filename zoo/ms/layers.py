@@ -176,3 +176,11 @@ def causal_padding_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
     causal = (steps[None, :] <= steps[:, None]).astype(dtype)                         # (S, S): [t, s]
     keep = causal[None, None, :, :] * attention_mask.astype(dtype)[:, None, None, :]  # (B, 1, S, S)
     return (1.0 - keep) * lowest
+
+
+def causal_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
+    vocab = logits.shape[-1]
+    shifted_logits = logits[:, :-1].reshape(-1, vocab).astype(ms.float32)
+    shifted_labels = labels[:, 1:].reshape(-1).astype(ms.int32)
+    return ops.cross_entropy(shifted_logits, shifted_labels, ignore_index=-100)

@@ -97,3 +97,10 @@ def causal_padding_bias(attention_mask: Tensor, dtype: torch.dtype, lowest: floa
     causal = (steps[None, :] <= steps[:, None]).to(dtype)                             # (S, S): [t, s]
     keep = causal[None, None, :, :] * attention_mask.to(dtype)[:, None, None, :]      # (B, 1, S, S)
     return (1.0 - keep) * lowest
+
+
+def causal_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
+    vocab = logits.shape[-1]
+    return F.cross_entropy(logits[:, :-1].reshape(-1, vocab).float(), labels[:, 1:].reshape(-1).long(),
+                           ignore_index=-100)

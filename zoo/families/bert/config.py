@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.config import ConfigReader
+from zoo.config import ConfigReader, check_token_inputs
 from zoo.errors import ConfigError, InputError
 
 TASK_BY_ARCHITECTURE = {
@@ -146,25 +146,7 @@ class BertConfig:
 
     def check_inputs(self, input_ids: np.ndarray, attention_mask: np.ndarray,
                      token_type_ids: np.ndarray | None = None) -> None:
-        """Refuse what the kernels would silently mis-compute: ids past a table, rows past the maximum."""
-        if input_ids.ndim != 2:
-            raise InputError(f"input_ids must be (batch, sequence), got shape {input_ids.shape}")
-        if attention_mask.shape != input_ids.shape:
-            raise InputError(f"attention_mask shape {attention_mask.shape} != input_ids {input_ids.shape}")
-        if input_ids.shape[1] > self.max_position_embeddings:
-            raise InputError(
-                f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings="
-                f"{self.max_position_embeddings}; truncate the input"
-            )
-        bad = (input_ids < 0) | (input_ids >= self.vocab_size)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise InputError(
-                f"token id {int(input_ids[row, col])} at [{row}, {col}] is outside the vocabulary "
-                f"[0, {self.vocab_size}); was the input tokenized for another model?"
-            )
+        check_token_inputs(input_ids, attention_mask, self.vocab_size, self.max_position_embeddings)
         if token_type_ids is not None and self.type_vocab_size and (
                 (token_type_ids < 0) | (token_type_ids >= self.type_vocab_size)).any():
             raise InputError(f"token_type_ids must lie in [0, {self.type_vocab_size})")
-        if not np.isin(attention_mask, (0, 1)).all() or (attention_mask.sum(1) == 0).any():
-            raise InputError("attention_mask must be 0/1 with at least one attended token per row")

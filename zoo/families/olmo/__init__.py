@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.families.causal_lm import example_inputs, reference_forward
 from zoo.families.olmo.config import OLMoConfig
 from zoo.families.olmo.convert import keymap
 
@@ -55,18 +56,6 @@ def reference(folder: str | Path, config: OLMoConfig):
     return model.eval()
 
 
-def reference_forward(model, config: OLMoConfig, inputs: dict[str, np.ndarray], with_loss: bool = False):
-    """Run the reference on numpy inputs: its logits, and its own `loss` when asked."""
-    import torch
-
-    kwargs = {"input_ids": torch.from_numpy(inputs["input_ids"]).long(),
-              "attention_mask": torch.from_numpy(inputs["attention_mask"]).long()}
-    if with_loss:
-        kwargs["labels"] = torch.from_numpy(inputs["labels"]).long()
-    out = model(**kwargs, use_cache=False)
-    return {"logits": out.logits, **({"loss": out.loss} if with_loss else {})}
-
-
 def reference_generate(model, config: OLMoConfig, input_ids: np.ndarray, attention_mask: np.ndarray,
                        max_new_tokens: int):
     """Upstream greedy decoding: (new tokens (B, N) int64, step logits (B, N, V) float32).
@@ -104,17 +93,3 @@ def reference_generate(model, config: OLMoConfig, input_ids: np.ndarray, attenti
                        attention_mask=torch.from_numpy(full_mask).long(), use_cache=False).logits
     step_logits = logits[:, prompt - 1:prompt - 1 + new.shape[1]].float().numpy()     # (B, N, V)
     return new, step_logits
-
-
-def example_inputs(config: OLMoConfig, batch: int = 4, seq: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random ids right-padded to different lengths, and LM labels (-100 at pads)."""
-    rng = np.random.default_rng(seed)
-    seq = min(seq, config.max_position_embeddings)
-    low = min(3, config.vocab_size - 1)
-    ids = rng.integers(low, config.vocab_size, size=(batch, seq), dtype=np.int64)
-    lengths = np.linspace(seq, max(2, seq // 3), batch).astype(int)
-    mask = (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64)
-    pad = config.pad_token_id if config.pad_token_id is not None else 0
-    ids = np.where(mask == 1, ids, pad)
-    labels = np.where(mask == 1, ids, -100)
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.config import ConfigReader
-from zoo.errors import ConfigError, InputError
+from zoo.config import ConfigReader, check_token_inputs
+from zoo.errors import ConfigError
 
 FAMILY = "hf_olmo"
 NORM_TYPES = {"rms": "rms", "default": "layer", "low_precision": "layer"}
@@ -179,23 +179,6 @@ class OLMoConfig:
         return config
 
     def check_inputs(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> None:
-        """Refuse what the model would silently mis-compute: ids past the vocabulary, rows past the maximum."""
-        if input_ids.ndim != 2:
-            raise InputError(f"input_ids must be (batch, sequence), got shape {input_ids.shape}")
-        if attention_mask.shape != input_ids.shape:
-            raise InputError(f"attention_mask shape {attention_mask.shape} != input_ids {input_ids.shape}")
-        if input_ids.shape[1] > self.max_position_embeddings:
-            raise InputError(
-                f"sequence length {input_ids.shape[1]} exceeds max_sequence_length="
-                f"{self.max_position_embeddings}; truncate the input"
-            )
-        bad = (input_ids < 0) | (input_ids >= self.vocab_size)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise InputError(
-                f"token id {int(input_ids[row, col])} at [{row}, {col}] is outside the vocabulary "
-                f"[0, {self.vocab_size}) (the embedding has {self.embedding_size} rows, the rest are "
-                "padding); was the input tokenized for another model?"
-            )
-        if not np.isin(attention_mask, (0, 1)).all() or (attention_mask.sum(1) == 0).any():
-            raise InputError("attention_mask must be 0/1 with at least one attended token per row")
+        check_token_inputs(input_ids, attention_mask, self.vocab_size, self.max_position_embeddings,
+                           "max_sequence_length",
+                           f" (the embedding has {self.embedding_size} rows, the rest are padding)")

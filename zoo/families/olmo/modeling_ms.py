@@ -25,6 +25,7 @@ from zoo.ms.layers import (
     RMSNorm,
     apply_rotary,
     attention,
+    causal_lm_loss,
     causal_padding_bias,
     mask_min,
     merge_heads,
@@ -183,9 +184,4 @@ def build(config: OLMoConfig, dtype=ms.float32) -> nn.Cell:
     return OLMoForCausalLM(config, dtype)
 
 
-def loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
-    vocab = logits.shape[-1]
-    shifted_logits = logits[:, :-1].reshape(-1, vocab).astype(ms.float32)
-    shifted_labels = labels[:, 1:].reshape(-1).astype(ms.int32)
-    return ops.cross_entropy(shifted_logits, shifted_labels, ignore_index=-100)
+loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes

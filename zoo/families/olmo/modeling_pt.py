@@ -19,6 +19,7 @@ from zoo.pt.layers import (
     RMSNorm,
     apply_rotary,
     attention,
+    causal_lm_loss,
     causal_padding_bias,
     mask_min,
     merge_heads,
@@ -164,8 +165,4 @@ def build(config: OLMoConfig, dtype=torch.float32) -> nn.Module:
     return OLMoForCausalLM(config, dtype)
 
 
-def loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
-    vocab = logits.shape[-1]
-    return F.cross_entropy(logits[:, :-1].reshape(-1, vocab).float(), labels[:, 1:].reshape(-1).long(),
-                           ignore_index=-100)
+loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes

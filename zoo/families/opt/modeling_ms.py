@@ -11,7 +11,17 @@ from mindspore import Tensor, nn, ops
 
 from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
 from zoo.ms.generation import write_cache
-from zoo.ms.layers import Embedding, LayerNorm, Linear, attention, mask_min, merge_heads, relu, split_heads
+from zoo.ms.layers import (
+    Embedding,
+    LayerNorm,
+    Linear,
+    attention,
+    causal_lm_loss,
+    mask_min,
+    merge_heads,
+    relu,
+    split_heads,
+)
 
 
 def causal_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
@@ -184,9 +194,4 @@ def build(config: OPTConfig, dtype=ms.float32) -> nn.Cell:
     return OPTForCausalLM(config, dtype)
 
 
-def loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
-    vocab = logits.shape[-1]
-    shifted_logits = logits[:, :-1].reshape(-1, vocab).astype(ms.float32)
-    shifted_labels = labels[:, 1:].reshape(-1).astype(ms.int32)
-    return ops.cross_entropy(shifted_logits, shifted_labels, ignore_index=-100)
+loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes

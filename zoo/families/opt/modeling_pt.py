@@ -12,7 +12,17 @@ from torch.nn import functional as F  # noqa: N812
 
 from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
 from zoo.pt.generation import write_cache
-from zoo.pt.layers import Embedding, LayerNorm, Linear, attention, mask_min, merge_heads, relu, split_heads
+from zoo.pt.layers import (
+    Embedding,
+    LayerNorm,
+    Linear,
+    attention,
+    causal_lm_loss,
+    mask_min,
+    merge_heads,
+    relu,
+    split_heads,
+)
 
 
 def causal_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
@@ -184,9 +194,4 @@ def build(config: OPTConfig, dtype=torch.float32) -> nn.Module:
     return OPTForCausalLM(config, dtype)
 
 
-def loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
-    vocab = logits.shape[-1]
-    shifted_logits = logits[:, :-1].reshape(-1, vocab).float()
-    shifted_labels = labels[:, 1:].reshape(-1).long()
-    return F.cross_entropy(shifted_logits, shifted_labels, ignore_index=-100)
+loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes
