@@ -18,20 +18,12 @@ from zoo.pt.layers import (
     Linear,
     attention,
     causal_lm_loss,
+    causal_padding_bias,
     mask_min,
     merge_heads,
     relu,
     split_heads,
 )
-
-
-def causal_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
-    """(B, S) 1/0 mask -> (B, 1, S, S) additive bias: 0 where key s <= query t and s is a token."""
-    seq = attention_mask.shape[1]
-    steps = torch.arange(seq, device=attention_mask.device)
-    causal = (steps[None, :] <= steps[:, None]).to(dtype)                 # (S, S): [t, s] = s <= t
-    keep = causal[None, None, :, :] * attention_mask.to(dtype)[:, None, None, :]  # (B, 1, S, S)
-    return (1.0 - keep) * lowest
 
 
 def positions_from_mask(attention_mask: Tensor) -> Tensor:
@@ -178,7 +170,7 @@ class OPTForCausalLM(nn.Module):
         return logits.reshape(batch, seq, -1)                                                # (B, T, V)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor):
-        bias = causal_bias(attention_mask, self.dtype, self.mask_value)                      # (B, 1, S, S)
+        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
         return (self.head(self.decoder(input_ids, attention_mask, bias)),)
 
     def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
