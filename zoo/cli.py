@@ -185,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parity(sub)
     add_finetune(sub)
 
+    from zoo.distributed import add_train  # train (one process, or one rank under msrun / torchrun)
+    from zoo.export.mindformers import add_export
+
+    add_train(sub)
+    add_export(sub)
+
     from zoo.hub import add_commands as add_hub_commands  # pull, revisions, cache ls|rm
 
     add_hub_commands(sub)

@@ -79,10 +79,14 @@ def _check_frozen(frozen: tuple[str, ...], names: list[str]) -> None:
 def train(framework: str, spec: ModelSpec, state: StateDict, task: str, pipeline: Pipeline, steps: int,
           optim: AdamWConfig, eval_pipeline: Pipeline | None = None, workers: int = 1, graph: bool = True,
           keep_state: bool = False, frozen: tuple[str, ...] = (),
-          progress: Callable[[int, float], None] | None = None) -> RunResult:
+          progress: Callable[[int, float], None] | None = None,
+          checkpoint: Callable[[int, Callable[[], StateDict]], None] | None = None,
+          checkpoint_every: int = 0) -> RunResult:
     """Train `steps` steps from `state` in one framework; evaluate on eval_pipeline (in order) if given.
 
-    `frozen`: zoo parameter names that keep their values (no gradient, no optimizer state)."""
+    `frozen`: zoo parameter names that keep their values (no gradient, no optimizer state).
+    `checkpoint(step, get_state)` is called every `checkpoint_every` steps (0: never) and after the last
+    step; `get_state()` gives the weights in zoo names (zoo/distributed.py: rank 0 saves, atomically)."""
     if framework not in FRAMEWORKS:
         raise InputError(f"unknown framework {framework!r}; choose one of {', '.join(FRAMEWORKS)}")
     if task not in TASKS:
@@ -122,6 +126,9 @@ def train(framework: str, spec: ModelSpec, state: StateDict, task: str, pipeline
         result.losses.append(loss)
         if progress:
             progress(index, loss)
+        if checkpoint and ((checkpoint_every and (index + 1) % checkpoint_every == 0) or index + 1 == steps):
+            checkpoint(index + 1, lambda: state_dict(model) if framework == "mindspore" else {
+                k: v.detach().clone() for k, v in model.state_dict().items()})
     if eval_pipeline is not None:
         from zoo.data import loader_ms, loader_pt
 

@@ -11,6 +11,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
+from zoo.distributed import ms_grad_reducer
 from zoo.ms.optim import AdamWConfig, adamw
 
 
@@ -45,9 +46,12 @@ class TrainStep:
         self.num_inputs = num_inputs
         self.optimizer = adamw(net.trainable_params(), optim)
         grad_fn = ms.value_and_grad(self._forward, None, self.optimizer.parameters)
+        reducer = ms_grad_reducer(self.optimizer.parameters)   # None unless msrun data parallel (zoo.distributed)
 
         def step(*tensors):
             loss, grads = grad_fn(*tensors)
+            if reducer is not None:
+                grads = reducer(grads)                          # mean over ranks (AllReduce)
             self.optimizer(grads)
             return loss
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
 
+from zoo.distributed import pt_data_parallel
 from zoo.ms.optim import AdamWConfig
 
 
@@ -38,6 +39,7 @@ class TrainStep:
     def __init__(self, model: nn.Module, task: str | Callable, num_inputs: int, optim: AdamWConfig) -> None:
         """`task` names a loss in LOSSES, or is the loss itself (e.g. a family's `modeling_pt.loss`)."""
         self.model = model
+        self.replica = pt_data_parallel(model)    # DistributedDataParallel under torchrun (zoo.distributed)
         self.loss_fn: Callable = task if callable(task) else LOSSES[task]
         self.num_inputs = num_inputs
         trainable = [p for p in model.parameters() if p.requires_grad]
@@ -48,7 +50,7 @@ class TrainStep:
     def __call__(self, *tensors: Tensor) -> float:
         self.optimizer.zero_grad(set_to_none=True)
         inputs = tuple(t.long() for t in tensors[: self.num_inputs])
-        loss = self.loss_fn(self.model(*inputs)[0], *tensors[self.num_inputs:])
+        loss = self.loss_fn(self.replica(*inputs)[0], *tensors[self.num_inputs:])
         loss.backward()
         self.optimizer.step()
         return float(loss.detach())
