@@ -1,4 +1,7 @@
-"""`mindzoo`: list, parity, demo. A ZooError is one line on stderr and exit 2; parity failure is exit 1."""
+"""mindzoo: pull small open models, run them in MindSpore graph mode, prove parity with PyTorch, measure.
+
+Exit codes: 0 success; 1 a parity check failed; 2 bad input (one line on stderr naming what is wrong).
+"""
 
 from __future__ import annotations
 
@@ -141,7 +144,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mindzoo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mindzoo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="models in the registry")
