@@ -42,7 +42,11 @@ def _job_env(extra: dict) -> dict:
     env = dict(os.environ)
     env.setdefault("GLOG_v", "3")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env.update({k: str(v) for k, v in extra.items()})
+    for key, value in extra.items():          # NAME= (empty) unsets NAME for the worker
+        if value == "":
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
     root = str(Path(__file__).resolve().parent.parent)       # `benchmarks` importable from any cwd
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
@@ -124,6 +128,8 @@ def run(model: str, backends: Sequence[str] = BACKENDS, tasks: Sequence[str] = (
             if backend.startswith("ms-"):
                 opts.update(options or {})
                 extra_env.update(env or {})
+            elif (options or {}).get("variant"):     # a run's label goes on every backend's record
+                opts["variant"] = options["variant"]
             job = dict(model=model, backend=backend, task=task, device=device, dtype=dtype, batch=batch, seq=seq,
                        new_tokens=new_tokens, warmup=warmup, steps=steps, options=opts, run_id=run_id)
             if progress:

@@ -1,0 +1,57 @@
+"""The benchmark matrix the README reports: three model shapes x forward / train / decode x every backend.
+
+    python -m benchmarks.matrix [--models opt-350m-shape,...] [--backends ...] [--tasks forward,train,decode]
+                                [--steps 5] [--warmup 1] [--variant before --ms-option graph_kernel=false]
+
+Shapes: forward 8 x 128 and 1 x 512, train step 4 x 128, greedy decode of 32 tokens from a 1 x 128 prompt.
+Each cell is one `benchmarks.runner.run` call (one process per backend); records are appended as they come.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+MODELS = ("distilbert-shape", "datadecide-150m-shape", "opt-350m-shape")
+CELLS = (("forward", 8, 128), ("forward", 1, 512), ("train", 4, 128), ("decode", 1, 128))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks import runner
+    from benchmarks.cli import _env, _options
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--backends", default=",".join(runner.BACKENDS))
+    parser.add_argument("--tasks", default="forward,train,decode")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--variant", default="", help="label stored in options.variant (e.g. before)")
+    parser.add_argument("--ms-option", action="append")
+    parser.add_argument("--ms-env", action="append")
+    parser.add_argument("--results", default=None)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("GLOG_v", "3")
+    options = _options(args.ms_option)
+    if args.variant:
+        options["variant"] = args.variant
+    tasks = args.tasks.split(",")
+    backends = tuple(args.backends.split(","))
+    for model in args.models.split(","):
+        for task, batch, seq in CELLS:
+            if task not in tasks:
+                continue
+            rows = runner.run(model, backends=backends, tasks=(task,), batch=batch, seq=seq,
+                              new_tokens=args.new_tokens, warmup=args.warmup, steps=args.steps, options=options,
+                              env=_env(args.ms_env), results_root=args.results,
+                              progress=lambda what, m=model, b=batch, s=seq: print(
+                                  f"[{' '.join(f'{x:.1f}' for x in os.getloadavg())}] {m} {b}x{s} {what}",
+                                  file=sys.stderr, flush=True))
+            print(runner.table(rows), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
