@@ -3,7 +3,7 @@
 The OLMo-1 ladder (DataDecide) models are Llama math: pre-norm blocks, RMSNorm with a weight, RoPE in
 the rotate-half layout (transformers' Llama, which MindFormers' own converter takes by renaming
 alone), SwiGLU, no biases, one KV head per query head. So MindFormers' `LlamaForCausalLM` trains them
-as they are, on as many Ascend cards as msrun starts. The export is a key table run by the zoo's one
+as they are, on as many Ascend cards as msrun starts. The export is a key table (`keymap()`) run by the zoo's one
 conversion engine (zoo/checkpoint.py), backwards:
 
     att_proj = [wq; wk; wv]            (rows: q | k | v, each d_model)
@@ -17,38 +17,45 @@ norm), clip_qkv. An RMSNorm without a weight is a Llama RMSNorm whose weight is 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.checkpoint import Fuse, KeyMap, StateDict, from_zoo, to_zoo
 from zoo.errors import CheckpointError, ConfigError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch (via zoo.checkpoint) is imported when an export runs, not when the CLI builds its parser
+    from zoo.checkpoint import KeyMap, StateDict
     from zoo.models import ModelSpec
 
 CHECKPOINT = "model.ckpt"
 YAML = "train_llama_msrun.yaml"
 FLASH_HEAD_DIMS = 16    # FlashAttentionScore: head_dim a multiple of 16 (ASCEND_NOTES.md section 1)
 
-# MindFormers' LlamaForCausalLM parameter names (upstream side) -> the zoo's OLMo names.
-KEYMAP = KeyMap(
-    rules={
-        "model.tok_embeddings.embedding_weight": "model.embed_tokens.weight",
-        "model.layers.{}.attention_norm.weight": "model.layers.{}.attn_norm.weight",
-        "model.layers.{}.attention.wo.weight": "model.layers.{}.attention.attn_out.weight",
-        "model.layers.{}.ffn_norm.weight": "model.layers.{}.ff_norm.weight",
-        "model.layers.{}.feed_forward.w2.weight": "model.layers.{}.mlp.ff_out.weight",
-        "model.norm_out.weight": "model.norm.weight",
-        "lm_head.weight": "lm_head.weight",
-    },
-    fuses=(
-        Fuse(("model.layers.{}.attention.wq.weight", "model.layers.{}.attention.wk.weight",
-              "model.layers.{}.attention.wv.weight"), "model.layers.{}.attention.att_proj.weight"),
-        Fuse(("model.layers.{}.feed_forward.w3.weight", "model.layers.{}.feed_forward.w1.weight"),  # value | gate
-             "model.layers.{}.mlp.ff_proj.weight"),
-    ),
-)
+@functools.cache
+def keymap() -> KeyMap:
+    """MindFormers' LlamaForCausalLM parameter names (the upstream side) -> the zoo's OLMo names."""
+    from zoo.checkpoint import Fuse, KeyMap
+
+    return KeyMap(
+        rules={
+            "model.tok_embeddings.embedding_weight": "model.embed_tokens.weight",
+            "model.layers.{}.attention_norm.weight": "model.layers.{}.attn_norm.weight",
+            "model.layers.{}.attention.wo.weight": "model.layers.{}.attention.attn_out.weight",
+            "model.layers.{}.ffn_norm.weight": "model.layers.{}.ff_norm.weight",
+            "model.layers.{}.feed_forward.w2.weight": "model.layers.{}.mlp.ff_out.weight",
+            "model.norm_out.weight": "model.norm.weight",
+            "lm_head.weight": "lm_head.weight",
+        },
+        fuses=(
+            Fuse(("model.layers.{}.attention.wq.weight", "model.layers.{}.attention.wk.weight",
+                  "model.layers.{}.attention.wv.weight"), "model.layers.{}.attention.att_proj.weight"),
+            Fuse(("model.layers.{}.feed_forward.w3.weight", "model.layers.{}.feed_forward.w1.weight"),  # value|gate
+                 "model.layers.{}.mlp.ff_proj.weight"),
+        ),
+    )
+
+
 NORMS = ("model.layers.{}.attention_norm.weight", "model.layers.{}.ffn_norm.weight")
 
 
@@ -91,7 +98,9 @@ def to_mindformers(spec: ModelSpec, state: StateDict) -> StateDict:
     import torch
 
     check_expressible(spec)
-    out = from_zoo(state, KEYMAP)
+    from zoo.checkpoint import from_zoo
+
+    out = from_zoo(state, keymap())
     if not spec.config.norm_affine:   # RMSNorm without a weight == Llama RMSNorm with weight 1
         ones = torch.ones(spec.config.hidden_size, dtype=state["model.embed_tokens.weight"].dtype)
         for layer in range(spec.config.num_layers):
@@ -105,6 +114,7 @@ def from_mindformers(spec: ModelSpec, tensors: dict[str, Any]) -> StateDict:
     """The inverse, strictly (every name used once, every zoo parameter set, shapes checked)."""
     import torch
 
+    from zoo.checkpoint import to_zoo
     from zoo.models import expected_params
 
     tensors = dict(tensors)
@@ -114,7 +124,7 @@ def from_mindformers(spec: ModelSpec, tensors: dict[str, Any]) -> StateDict:
             value = tensors.pop(name, None)
             if value is None or not torch.equal(value, torch.ones_like(value)):
                 raise CheckpointError(f"{name}: the model's RMSNorm has no weight, so the export must hold ones here")
-    return to_zoo(tensors, KEYMAP, expected_params(spec), source="MindFormers checkpoint")
+    return to_zoo(tensors, keymap(), expected_params(spec), source="MindFormers checkpoint")
 
 
 def llama_config(spec: ModelSpec, param_dtype: str, seq_length: int, batch_size: int) -> dict:
