@@ -297,7 +297,10 @@ def _fault_injection(world: World) -> Callable[[int], None]:
     spec = os.environ.get(FAULT_ENV, "")
     if not spec:
         return lambda step: None
-    rank, step_at = (int(x) for x in spec.split(":"))
+    try:
+        rank, step_at = (int(x) for x in spec.split(":"))
+    except ValueError as err:
+        raise LauncherError(f"{FAULT_ENV}={spec!r}: expected RANK:STEP, e.g. 1:5 (or unset it)") from err
 
     def maybe_die(step: int) -> None:
         if world.rank == rank and step == step_at:
