@@ -136,8 +136,9 @@ def device_info(kind: str) -> dict:
             for candidate in Path(home).glob("*/ascend_toolkit_install.info"):
                 cann = candidate.read_text(errors="replace").strip()
                 break
-        info.update(name=_command(["npu-smi", "info", "-t", "board", "-i", "0"]) and "Ascend NPU", count=None)
-        info["versions"].update(cann=cann, npu_smi=_command(["npu-smi", "-v"]))
+        board = _command(["npu-smi", "info", "-t", "board", "-i", "0"])   # None without the driver
+        info.update(name="Ascend NPU" if board else None, count=None, board=board)
+        info["versions"].update(cann=cann)
     else:
         raise InputError(f"device {kind!r}: choose one of {', '.join(DEVICES)}")
     return info
