@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--backends", default=",".join(runner.BACKENDS))
     parser.add_argument("--tasks", default="forward,train,decode")
+    parser.add_argument("--cells", default="", help="only these cells, e.g. forward:8x128,train:4x128")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--new-tokens", type=int, default=32)
@@ -38,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.variant:
         options["variant"] = args.variant
     tasks = args.tasks.split(",")
+    only = {c.strip() for c in args.cells.split(",") if c.strip()}
     backends = tuple(args.backends.split(","))
     for model in args.models.split(","):
         for task, batch, seq in CELLS:
-            if task not in tasks:
+            if task not in tasks or (only and f"{task}:{batch}x{seq}" not in only):
                 continue
             rows = runner.run(model, backends=backends, tasks=(task,), batch=batch, seq=seq,
                               new_tokens=args.new_tokens, warmup=args.warmup, steps=args.steps, options=options,
