@@ -43,6 +43,19 @@ def _ratio(a: dict | None, b: dict | None) -> str:
     return f"{a['tokens_per_s'] / b['tokens_per_s']:.2f}"
 
 
+def with_best_peak(rows: list[dict], device: str, root: Path) -> list[dict]:
+    """MFU of every record against the best GEMM peak recorded so far (records keep their own too)."""
+    from benchmarks.runner import latest_peak
+
+    out = []
+    for r in rows:
+        peak, source = latest_peak(device, r.get("dtype", "float32"), root)
+        if r.get("status") == "ok" and peak and r.get("flops_per_s"):
+            r = {**r, "mfu": r["flops_per_s"] / peak, "peak_flops_per_s": peak, "peak_source": source}
+        out.append(r)
+    return out
+
+
 def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, list[tuple]]:
     best = latest(rows)
     groups = sorted({k[:5] for k in best if k[4] == variant}, key=lambda k: (k[0], ("forward", "train", "decode")
@@ -102,7 +115,7 @@ def chart(groups: list[tuple], path: Path, title: str) -> Path | None:
     top.set_ylabel("tokens / s (log)")
     top.set_title(title)
     top.legend(ncol=len(ORDER), fontsize=8)
-    bottom.set_ylabel("MFU % (of measured GEMM peak)")
+    bottom.set_ylabel("MFU % (of the best measured GEMM)")
     bottom.set_xticks(x, labels, fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +139,7 @@ def write(root: Path | None = None, devices: list[str] | None = None, out: Path 
     out = Path(out or root)
     texts = []
     for device in devices or sorted(p.name for p in root.iterdir() if (p / "bench.jsonl").is_file()):
-        rows = records.read(records.results_file(device, root=root))
+        rows = with_best_peak(records.read(records.results_file(device, root=root)), device, root)
         table, groups = markdown(rows, device)
         png = chart(groups, out / device / "summary.png", f"{device}: tokens/s and MFU per backend")
         text = (f"## {device}\n\nPeak: {peaks(device, root)}.\n\n{table}\n\n"
