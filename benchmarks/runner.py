@@ -66,7 +66,8 @@ def run_worker(module: str, job: dict, env: dict, prefix: str, timeout: float) -
     if lines:
         return json.loads(lines[-1][len(prefix):]), proc.stderr
     tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-    return None, f"worker exited {proc.returncode} without a record: {tail[:500]}"
+    killed = " (SIGKILL: out of memory?)" if proc.returncode == -9 else ""
+    return None, f"worker exited {proc.returncode}{killed} without a record: {tail[:500]}"
 
 
 def failed_record(job: dict, reason: str) -> dict:
