@@ -4,10 +4,10 @@ VENV ?= .venv
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mindzoo-installed
-EXTRAS ?= test
+EXTRAS ?= test,mindformers
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint lock clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check zoo parity tests benchmarks
+
+lock:
+	bash ci/lock.sh
 
 clean:
 	rm -rf $(VENV) rank_0 demo-out .pytest_cache
