@@ -87,7 +87,7 @@ def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
     for g in groups:
         row = [SHORT.get(g[0], g[0]), g[1], g[2]]
         row += [_ratio(best.get((*g, v, "ms-graph")), best.get((*g, v, "pt"))) for v in variants]
-        row += [_ratio(best.get((*g, v, "ms-graph")), best.get((*g, "", "ms-pynative"))) for v in variants]
+        row += [_ratio(best.get((*g, v, "ms-graph")), best.get((*g, v, "ms-pynative"))) for v in variants]
         if any(c != "-" for c in row[3:]):
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
