@@ -98,6 +98,29 @@ def _missing_mlp_residual(net) -> None:
     cell.construct = types.MethodType(construct, cell)
 
 
+def _pre_ln_instead_of_post_ln(net) -> None:
+    layer = net.decoder.layers[1]
+    layer.pre_norm = not layer.pre_norm
+
+
+def _no_position_offset(net) -> None:
+    from mindspore import ops
+
+    from zoo.families.opt.modeling_ms import embed_tokens_without_pad_grad
+
+    def embed(self, input_ids, position_ids):
+        if self.padding_idx is None:
+            x = self.embed_tokens(input_ids)
+        else:
+            x = embed_tokens_without_pad_grad(self.embed_tokens, input_ids, self.padding_idx)
+        if self.project_in is not None:
+            x = self.project_in(x)
+        return x + self.embed_positions(ops.relu(position_ids))             # offset 2 forgotten
+
+    decoder = net.decoder
+    decoder.embed = types.MethodType(embed, decoder)
+
+
 BERT_BUGS = (
     Bug("transposed weight (q_proj)", "encoder.layers.1.attention.q_proj", _transposed_weight),
     Bug("LayerNorm epsilon 1e-12 -> 1e-1", "encoder.layers.0.mlp_norm", _norm_epsilon),
@@ -111,6 +134,12 @@ DECODER_BUGS = (
     Bug("RoPE theta 10000 -> 500000", "model", _rope_theta),
     Bug("causal mask off by one", "<root>", _causal_mask_off_by_one),
     Bug("missing residual (MLP)", "model.layers.1", _missing_mlp_residual),
+)
+
+
+OPT_BUGS = (
+    Bug("post-LN block run as pre-LN", "decoder.layers.1", _pre_ln_instead_of_post_ln),
+    Bug("learned positions without the offset of 2", "decoder", _no_position_offset),
 )
 
 
@@ -132,12 +161,15 @@ def _run(folder: Path, bugs: tuple[Bug, ...], model: str, backends, progress) ->
 
 
 def run_self_test(folder: str | Path | None = None, decoder_folder: str | Path | None = None,
-                  backends=("ms-pynative", "pt"), progress=None) -> list[dict]:
-    """One row per bug: caught?, module named, expected module. Tiny BERT classifier and OLMo-1 ladder."""
-    from zoo.tiny import bert_classifier, olmo_ladder
+                  opt_folder: str | Path | None = None, backends=("ms-pynative", "pt"),
+                  progress=None) -> list[dict]:
+    """One row per bug: caught?, module named, expected module. One tiny model of every family."""
+    from zoo.tiny import bert_classifier, olmo_ladder, opt_post_ln
 
     root = Path(tempfile.mkdtemp(prefix="mindzoo-selftest-"))
     folder = Path(folder) if folder else bert_classifier(root / "tiny-bert-cls")
     decoder_folder = Path(decoder_folder) if decoder_folder else olmo_ladder(root / "tiny-olmo-ladder")
+    opt_folder = Path(opt_folder) if opt_folder else opt_post_ln(root / "tiny-opt-post-ln")
     return (_run(folder, BERT_BUGS, "tiny-bert-cls", backends, progress)
-            + _run(decoder_folder, DECODER_BUGS, "tiny-olmo-ladder", backends, progress))
+            + _run(decoder_folder, DECODER_BUGS, "tiny-olmo-ladder", backends, progress)
+            + _run(opt_folder, OPT_BUGS, "tiny-opt-post-ln", backends, progress))

@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 
 import parity.selftest
-from parity.selftest import BERT_BUGS, DECODER_BUGS, run_self_test
+from parity.selftest import BERT_BUGS, DECODER_BUGS, OPT_BUGS, run_self_test
 from zoo.cli import main
 
 
 @pytest.fixture(scope="module")
 def rows(tiny_checkpoints):
-    return run_self_test(tiny_checkpoints["tiny-bert-cls"], tiny_checkpoints["tiny-olmo-ladder"])
+    return run_self_test(tiny_checkpoints["tiny-bert-cls"], tiny_checkpoints["tiny-olmo-ladder"],
+                         tiny_checkpoints["tiny-opt-post-ln"])
 
 
 def test_self_test_catches_and_localises_every_bug(rows):
-    assert len(rows) == len(BERT_BUGS) + len(DECODER_BUGS) + 2
+    assert len(rows) == len(BERT_BUGS) + len(DECODER_BUGS) + len(OPT_BUGS) + 3
     clean = [r for r in rows if r["expected"] is None]
-    assert len(clean) == 2 and all(r["ok"] and not r["caught"] for r in clean)
+    assert len(clean) == 3 and all(r["ok"] and not r["caught"] for r in clean)
     bugs = [r for r in rows if r["expected"] is not None]
     assert {r["bug"] for r in bugs} >= {"RoPE theta 10000 -> 500000", "causal mask off by one", "swapped q / k"}
     for row in bugs:
