@@ -23,12 +23,12 @@ import numpy as np
 
 from zoo.errors import InputError
 from zoo.ms.optim import AdamWConfig
+from zoo.train import LOSS_RTOL, plot_loss_curves
 
 if TYPE_CHECKING:  # torch is imported when a fine-tune runs, not when the CLI builds its parser
     from zoo.checkpoint import StateDict
     from zoo.models import ModelSpec
 
-LOSS_RTOL = 1e-3   # the bar for per-step loss agreement in fp32
 RESULTS = Path("benchmarks/results")
 
 
@@ -150,44 +150,9 @@ def run_finetune(recipe: Recipe, steps: int | None = None, frameworks: tuple[str
 
 
 def plot_losses(record: dict, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ms_run, pt_run = record["runs"]["mindspore"], record["runs"]["torch"]
-    steps = np.arange(1, len(ms_run["losses"]) + 1)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.plot(steps, pt_run["losses"], label="PyTorch twin (eager)" + _accuracy_label(pt_run),
-             color="tab:orange", linewidth=2.5, alpha=0.7)
-    top.plot(steps, ms_run["losses"], label="MindSpore (graph)" + _accuracy_label(ms_run),
-             color="tab:blue", linewidth=1, linestyle="--")
-    top.set_ylabel("training loss (cross-entropy)")
     recipe = record["recipe"]
-    top.set_title(f"all-MiniLM-L6-v2 fine-tuned on SST-2 ({record['data']['train']} train sentences), "
-                  f"batch {recipe['batch_size']}, fp32")
-    top.legend()
-    diff = rel_diff_from_record(record)
-    bottom.semilogy(steps, np.maximum(diff, 1e-9), color="tab:green")
-    bottom.axhline(LOSS_RTOL, color="tab:red", linestyle=":", label=f"tolerance {LOSS_RTOL:g}")
-    bottom.set_ylabel("|rel diff|")
-    bottom.set_xlabel("step")
-    bottom.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _accuracy_label(run: dict) -> str:
-    accuracy = run["metrics"].get("accuracy")
-    return "" if accuracy is None else f": test accuracy {accuracy:.3f}"
-
-
-def rel_diff_from_record(record: dict) -> np.ndarray:
-    from zoo.train import rel_diff
-
-    return rel_diff(record["runs"]["mindspore"]["losses"], record["runs"]["torch"]["losses"])
+    return plot_loss_curves(record, path, f"all-MiniLM-L6-v2 fine-tuned on SST-2 ({record['data']['train']} train "
+                            f"sentences), batch {recipe['batch_size']}, fp32", "training loss (cross-entropy)")
 
 
 def summary(record: dict) -> str:

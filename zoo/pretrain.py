@@ -21,8 +21,7 @@ import numpy as np
 
 from zoo.errors import InputError
 from zoo.ms.optim import AdamWConfig
-
-LOSS_RTOL = 1e-3
+from zoo.train import LOSS_RTOL, plot_loss_curves
 
 
 @dataclass(frozen=True)
@@ -116,32 +115,10 @@ def run_pretrain(recipe: PretrainRecipe, steps: int | None = None, out: Path | N
 
 
 def plot(record: dict, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from zoo.train import rel_diff
-
-    ms_losses, pt_losses = record["runs"]["mindspore"]["losses"], record["runs"]["torch"]["losses"]
-    steps = np.arange(1, len(ms_losses) + 1)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.plot(steps, pt_losses, label="PyTorch twin (eager)", color="tab:orange", linewidth=2.5, alpha=0.7)
-    top.plot(steps, ms_losses, label="MindSpore (graph)", color="tab:blue", linewidth=1, linestyle="--")
     r = record["recipe"]
-    top.set_title(f"DataDecide-4M-shaped OLMo ({record['params'] / 1e6:.1f}M params) pretraining on BoolQ passages, "
-                  f"{r['batch_size']} x {r['seq_len']} tokens/step", fontsize=9)
-    top.set_ylabel("next-token loss")
-    top.legend()
-    bottom.semilogy(steps, np.maximum(rel_diff(ms_losses, pt_losses), 1e-9), color="tab:green")
-    bottom.axhline(LOSS_RTOL, color="tab:red", linestyle=":", label=f"tolerance {LOSS_RTOL:g}")
-    bottom.set_ylabel("|rel diff|")
-    bottom.set_xlabel("step")
-    bottom.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return plot_loss_curves(record, path, f"DataDecide-4M-shaped OLMo ({record['params'] / 1e6:.1f}M params) "
+                            f"pretraining on BoolQ passages, {r['batch_size']} x {r['seq_len']} tokens/step",
+                            "next-token loss", title_size=9)
 
 
 def summary(record: dict) -> str:

@@ -20,6 +20,7 @@ from zoo.models import ModelSpec
 from zoo.ms.optim import AdamWConfig
 
 FRAMEWORKS = ("mindspore", "torch")
+LOSS_RTOL = 1e-3   # the data issue's bar for per-step loss agreement between the twins, fp32
 
 
 @dataclass(frozen=True)
@@ -147,3 +148,39 @@ def rel_diff(a: list[float], b: list[float]) -> np.ndarray:
     """|a - b| / |b| per step."""
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return np.abs(x - y) / np.maximum(np.abs(y), 1e-12)
+
+
+def plot_loss_curves(record: dict, path, title: str, ylabel: str, title_size: float | None = None):
+    """Both frameworks' per-step losses on one chart, their relative difference against LOSS_RTOL below.
+
+    `record["runs"]` holds "mindspore" and "torch" runs (losses, metrics); a test accuracy in a run's
+    metrics goes into its legend label.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def label(name: str, run: dict) -> str:
+        accuracy = run.get("metrics", {}).get("accuracy")
+        return name if accuracy is None else f"{name}: test accuracy {accuracy:.3f}"
+
+    ms_run, pt_run = record["runs"]["mindspore"], record["runs"]["torch"]
+    steps = np.arange(1, len(ms_run["losses"]) + 1)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot(steps, pt_run["losses"], label=label("PyTorch twin (eager)", pt_run),
+             color="tab:orange", linewidth=2.5, alpha=0.7)
+    top.plot(steps, ms_run["losses"], label=label("MindSpore (graph)", ms_run),
+             color="tab:blue", linewidth=1, linestyle="--")
+    top.set_ylabel(ylabel)
+    top.set_title(title, fontsize=title_size)
+    top.legend()
+    bottom.semilogy(steps, np.maximum(rel_diff(ms_run["losses"], pt_run["losses"]), 1e-9), color="tab:green")
+    bottom.axhline(LOSS_RTOL, color="tab:red", linestyle=":", label=f"tolerance {LOSS_RTOL:g}")
+    bottom.set_ylabel("|rel diff|")
+    bottom.set_xlabel("step")
+    bottom.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
