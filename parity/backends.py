@@ -66,11 +66,12 @@ def run_pt(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], com
     modeling = _modeling(spec, "pt")
     run = torch.compile(model) if compile_model else model
     args = tuple(torch.from_numpy(inputs[name]).long() for name in spec.family.INPUT_NAMES)
-    with torch.no_grad():
+    want_grads = with_grads and "labels" in inputs
+    with torch.set_grad_enabled(want_grads):     # one forward serves the outputs and the loss
         outputs = run(*args)
-    named = {n: o.float().numpy() for n, o in zip(spec.config.output_names, outputs, strict=True)}
-    if with_grads and "labels" in inputs:
-        loss = modeling.loss(run(*args)[0], torch.from_numpy(inputs["labels"]))
+    named = {n: o.detach().float().numpy() for n, o in zip(spec.config.output_names, outputs, strict=True)}
+    if want_grads:
+        loss = modeling.loss(outputs[0], torch.from_numpy(inputs["labels"]))
         loss.backward()
         named["loss"] = loss.detach().float().numpy()
         named.update({f"grad.{n}": p.grad.float().numpy() for n, p in model.named_parameters()})
