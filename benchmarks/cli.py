@@ -43,7 +43,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                       batch=args.batch, seq=args.seq, new_tokens=args.new_tokens, warmup=args.warmup,
                       steps=args.steps, options=_options(args.ms_option), env=_env(args.ms_env),
                       save=not args.no_save, results_root=Path(args.results) if args.results else None,
-                      timeout=args.timeout,
+                      timeout=args.timeout, pt_options=_options(args.pt_option),
                       progress=lambda what: print(f"  measuring {what} ...", file=sys.stderr, flush=True))
     print(runner.table(rows))
     if args.json:
@@ -91,6 +91,8 @@ def add_commands(sub) -> None:
     p.add_argument("--ms-option", action="append", help="MindSpore backends: key=value, e.g. graph_kernel=false, "
                                                         "jit_level=O1, ms_threads=2 (repeatable)")
     p.add_argument("--ms-env", action="append", help="MindSpore backends: NAME=value environment (repeatable)")
+    p.add_argument("--pt-option", action="append", help="the twin's backends (pt, pt-compile): key=value, "
+                                                        "e.g. attn=sdpa (default attn=math, the parity path)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per measurement")
     p.add_argument("--json", help="also write this run's records here (a JSON list)")
     p.add_argument("--results", help="results root (default benchmarks/results); records go to <device>/bench.jsonl")

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", default="", help="label stored in options.variant (e.g. before)")
     parser.add_argument("--ms-option", action="append")
     parser.add_argument("--ms-env", action="append")
+    parser.add_argument("--pt-option", action="append", help="e.g. attn=sdpa")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu", "ascend"])
+    parser.add_argument("--dtype", default="float32")
     parser.add_argument("--results", default=None)
     args = parser.parse_args(argv)
     os.environ.setdefault("GLOG_v", "3")
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         for task, batch, seq in CELLS:
             if task not in tasks or (only and f"{task}:{batch}x{seq}" not in only):
                 continue
-            rows = runner.run(model, backends=backends, tasks=(task,), batch=batch, seq=seq,
+            rows = runner.run(model, backends=backends, tasks=(task,), batch=batch, seq=seq, device=args.device,
+                              dtype=args.dtype, pt_options=_options(args.pt_option),
                               new_tokens=args.new_tokens, warmup=args.warmup, steps=args.steps, options=options,
                               env=_env(args.ms_env), results_root=args.results,
                               progress=lambda what, m=model, b=batch, s=seq: print(

@@ -106,11 +106,18 @@ def with_peak(record: dict, peak: float | None, source: str | None) -> dict:
 def run(model: str, backends: Sequence[str] = BACKENDS, tasks: Sequence[str] = ("forward",), device: str = "cpu",
         dtype: str = "float32", batch: int = 8, seq: int = 128, new_tokens: int = 32, warmup: int = 2,
         steps: int = 10, options: dict | None = None, env: dict | None = None, save: bool = True,
-        results_root: Path | None = None, timeout: float = 3600.0, progress=None) -> list[dict]:
+        results_root: Path | None = None, timeout: float = 3600.0, progress=None,
+        pt_options: dict | None = None) -> list[dict]:
     """Measure `model` for every task x backend, each in a fresh process; append and return the records.
 
-    `options` / `env` override the per-backend defaults (default_options) for MindSpore backends.
+    `options` / `env` override the per-backend defaults (default_options) for MindSpore backends;
+    `pt_options` go to the twin's backends (pt, pt-compile), e.g. {"attn": "sdpa"}.
     """
+    from zoo.pt.layers import ATTENTION_IMPLS
+
+    attn = (pt_options or {}).get("attn", "math")
+    if attn not in ATTENTION_IMPLS:
+        raise InputError(f"--pt-option attn={attn}: choose one of {', '.join(ATTENTION_IMPLS)}")
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
         raise InputError(f"backends {list(backends)}: choose from {', '.join(BACKENDS)}")
@@ -134,8 +141,11 @@ def run(model: str, backends: Sequence[str] = BACKENDS, tasks: Sequence[str] = (
             if backend.startswith("ms-"):
                 opts.update(options or {})
                 extra_env.update(env or {})
-            elif (options or {}).get("variant"):     # a run's label goes on every backend's record
-                opts["variant"] = options["variant"]
+            else:
+                if (options or {}).get("variant"):     # a run's label goes on every backend's record
+                    opts["variant"] = options["variant"]
+                if backend in ("pt", "pt-compile"):
+                    opts.update(pt_options or {})
             job = dict(model=model, backend=backend, task=task, device=device, dtype=dtype, batch=batch, seq=seq,
                        new_tokens=new_tokens, warmup=warmup, steps=steps, options=opts, run_id=run_id)
             if progress:

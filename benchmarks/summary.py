@@ -12,6 +12,9 @@ from pathlib import Path
 from benchmarks import records
 
 ORDER = ("ms-graph", "ms-pynative", "pt", "pt-compile", "ref")
+# Vendor figures, listed beside the measured roof and never used for MFU.
+DATASHEET = {"NVIDIA H100 80GB HBM3": {"bf16": "989 TFLOP/s", "tf32": "495 TFLOP/s", "fp32": "67 TFLOP/s"}}
+DTYPE = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 SHORT = {"opt-350m-shape": "OPT-350m", "datadecide-150m-shape": "DataDecide-150M", "distilbert-shape": "DistilBERT"}
 
 
@@ -60,15 +63,16 @@ def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, lis
     best = latest(rows)
     groups = sorted({k[:5] for k in best if k[4] == variant}, key=lambda k: (k[0], ("forward", "train", "decode")
                                                                             .index(k[1]), k[2]))
-    head = (["model", "task", "B x S", *[f"{b} tok/s" for b in ORDER], "ms-graph / pt", "ms-graph / ms-pynative",
-             *[f"{b} MFU %" for b in ORDER], "load avg"])
+    head = (["model", "task", "B x S", "dtype", *[f"{b} tok/s" for b in ORDER], "ms-graph / pt",
+             "ms-graph / ms-pynative", "pt / ref", *[f"{b} MFU %" for b in ORDER], "load avg"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in groups:
         cells = {b: best.get((*g, b)) for b in ORDER}
         loads = [max(r["load_avg"][:3]) for r in cells.values() if r and r.get("load_avg")]
-        row = [SHORT.get(g[0], g[0].rsplit("/", 1)[-1]), g[1], g[2]]
+        row = [SHORT.get(g[0], g[0].rsplit("/", 1)[-1]), g[1], g[2], DTYPE.get(g[3], g[3])]
         row += [f"{cells[b]['tokens_per_s']:.1f}" if cells[b] else "-" for b in ORDER]
-        row += [_ratio(cells["ms-graph"], cells["pt"]), _ratio(cells["ms-graph"], cells["ms-pynative"])]
+        row += [_ratio(cells["ms-graph"], cells["pt"]), _ratio(cells["ms-graph"], cells["ms-pynative"]),
+                _ratio(cells["pt"], cells["ref"])]
         row += [f"{100 * cells[b]['mfu']:.1f}" if cells[b] and cells[b].get("mfu") is not None else "-"
                 for b in ORDER]
         row.append(f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-")
@@ -102,7 +106,7 @@ def chart(groups: list[tuple], path: Path, title: str) -> Path | None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    labels = [f"{SHORT.get(g[0], g[0].rsplit('/', 1)[-1])}\n{g[1]} {g[2]}" for g, _ in groups]
+    labels = [f"{SHORT.get(g[0], g[0].rsplit('/', 1)[-1])}\n{g[1]} {g[2]} {DTYPE.get(g[3], g[3])}" for g, _ in groups]
     x = np.arange(len(groups))
     width = 0.8 / len(ORDER)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 1.3 * len(groups)), 8), sharex=True)
@@ -125,12 +129,34 @@ def chart(groups: list[tuple], path: Path, title: str) -> Path | None:
 
 
 def peaks(device: str, root: Path) -> str:
+    """The best measured GEMM per framework and dtype (the roof MFU is taken against), with datasheet leads."""
     rows = [r for r in records.read(records.results_file(device, "gemm.jsonl", root)) if r.get("status") == "ok"]
     if not rows:
         return "no GEMM peak measured"
-    last = rows[-1]["run_id"]
-    return "; ".join(f"{r['framework']} {r['dtype']} GEMM n={r['n']}: {r['flops_per_s'] / 1e9:.1f} GFLOP/s"
-                     for r in rows if r["run_id"] == last)
+    best: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["framework"], r["dtype"])
+        if key not in best or r["flops_per_s"] > best[key]["flops_per_s"]:
+            best[key] = r
+    text = "; ".join(f"{r['framework']} {r['dtype']} GEMM n={r['n']}: {_rate(r['flops_per_s'])} "
+                     f"({r['created'][:10]})" for r in best.values())
+    names = {str((r.get("device") or {}).get("name") or "") for r in rows}
+    sheet = [f"{name}: {', '.join(f'{k} {v}' for k, v in DATASHEET[name].items())}" for name in names
+             if name in DATASHEET]
+    return text + (f" (datasheet, dense, not measured: {'; '.join(sheet)})" if sheet else "")
+
+
+def _rate(flops_per_s: float) -> str:
+    return f"{flops_per_s / 1e12:.1f} TFLOP/s" if flops_per_s >= 1e12 else f"{flops_per_s / 1e9:.1f} GFLOP/s"
+
+
+def mindspore_probe(device: str, root: Path) -> str:
+    """The newest MindSpore-on-this-device probe (benchmarks/ms_gpu_probe.py), if one was run."""
+    rows = records.read(records.results_file(device, "mindspore_gpu.jsonl", root))
+    if not rows:
+        return ""
+    last = rows[-1]
+    return f"\nMindSpore on this device ({last['created'][:10]}, probe): {last['status']}: {last.get('reason')}\n"
 
 
 def write(root: Path | None = None, devices: list[str] | None = None, out: Path | None = None) -> str:
@@ -142,9 +168,15 @@ def write(root: Path | None = None, devices: list[str] | None = None, out: Path 
         rows = with_best_peak(records.read(records.results_file(device, root=root)), device, root)
         table, groups = markdown(rows, device)
         png = chart(groups, out / device / "summary.png", f"{device}: tokens/s and MFU per backend")
-        text = (f"## {device}\n\nPeak: {peaks(device, root)}.\n\n{table}\n\n"
-                f"ms-graph / pt and ms-graph / ms-pynative (tokens/s), before and after the graph-mode work:\n\n"
-                f"{ratios(rows)}\n")
+        text = f"## {device}\n\nPeak: {peaks(device, root)}.\n\n{table}\n"
+        if any(r.get("backend") == "ms-graph" and r.get("status") == "ok" for r in rows):
+            text += (f"\nms-graph / pt and ms-graph / ms-pynative (tokens/s), before and after the graph-mode "
+                     f"work:\n\n{ratios(rows)}\n")
+        skipped = sorted({r["reason"] for r in rows if r.get("backend", "").startswith("ms-")
+                          and r.get("status") == "skipped" and r.get("reason")})
+        if skipped and not any(r.get("backend", "").startswith("ms-") and r.get("status") == "ok" for r in rows):
+            text += "\nMindSpore did not run on this device: " + "; ".join(skipped) + "\n"
+        text += mindspore_probe(device, root)
         if png:
             text += f"\n![{device} summary]({png.name})\n"
         (out / device).mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,10 @@ def make_inputs(spec, batch: int, seq: int, seed: int = 0) -> dict[str, np.ndarr
 
 # ------------------------------------------------------------------------------------ MindSpore
 def ms_setup(job: dict) -> dict:
-    import mindspore as ms
+    try:
+        import mindspore as ms
+    except ImportError as err:
+        raise Skip(f"MindSpore is not installed in this Python ({sys.executable}): {err}") from err
 
     target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[job["device"]]
     try:
@@ -213,9 +216,16 @@ def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Cal
     dtype = TORCH_DTYPES[job["dtype"]]
     backend, task = job["backend"], job["task"]
     applied = {"attn_implementation": "sdpa (transformers default)"} if backend == "ref" else {}
+    if device == "cuda":
+        applied["cuda_matmul_allow_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
     if backend == "ref":
         model = upstream_model(spec, random_weights).to(device=device, dtype=dtype)
     else:
+        from zoo.pt.layers import set_attention_impl
+
+        impl = job.get("options", {}).get("attn", "math")
+        set_attention_impl(impl)
+        applied["attn"] = impl
         model = build_pt(spec, dtype) if random_weights else load_pt(spec, dtype)
         model = model.to(device)
     compiled = backend == "pt-compile"
@@ -375,7 +385,10 @@ def _measure(job: dict, spec, random_weights: bool, inputs: dict, record: dict) 
 
     backend, task = job["backend"], job["task"]
     if backend.startswith("ms-"):
-        import mindspore  # noqa: F401 - the import's memory is the baseline
+        try:
+            import mindspore  # noqa: F401 - the import's memory is the baseline
+        except ImportError as err:
+            raise Skip(f"MindSpore is not installed in this Python ({sys.executable}): {err}") from err
     else:
         import torch  # noqa: F401
     import zoo.models  # noqa: F401 - imports torch in every process (the zoo's loaders)

@@ -77,8 +77,34 @@ def test_summary_table_and_chart(smoke_records, tmp_path):
     text = summary.write(root, out=tmp_path)
     assert (tmp_path / "cpu" / "summary.png").stat().st_size > 1000
     assert (tmp_path / "cpu" / "SUMMARY.md").read_text() == text
-    forward = next(line for line in text.splitlines() if "| forward | 2x8 |" in line)
-    assert forward.count("|") == 17 and forward.split("|")[7].strip() == "-"    # pt-compile was not run
+    forward = next(line for line in text.splitlines() if "| forward | 2x8 | fp32 |" in line)
+    cells = [c.strip() for c in forward.split("|")[1:-1]]
+    head = [c.strip() for c in text.splitlines()[4].split("|")[1:-1]]
+    row = dict(zip(head, cells, strict=True))
+    assert row["pt-compile tok/s"] == "-"                                       # pt-compile was not run
+    pt, ref = float(row["pt tok/s"]), float(row["ref tok/s"])
+    assert row["pt / ref"] == f"{pt / ref:.2f}"
+
+
+def test_gpu_summary_names_the_peak_and_why_mindspore_did_not_run(smoke_records, tmp_path):
+    """A device folder with bf16 records, a GEMM roof and a MindSpore probe (as the H100 run wrote them)."""
+    root, rows = smoke_records
+    gpu = tmp_path / "gpu"
+    record = {**next(r for r in rows if r["backend"] == "pt" and r["task"] == "forward"), "dtype": "bfloat16",
+              "flops_per_s": 2.0e12, "device": {"kind": "gpu", "name": "NVIDIA H100 80GB HBM3", "count": 1,
+                                                "versions": {}}}
+    skipped = {**record, "backend": "ms-graph", "status": "skipped", "reason": "MindSpore is not installed"}
+    records.append([record, skipped], gpu / "bench.jsonl")
+    gemm = {"kind": "gemm", "status": "ok", "framework": "torch", "dtype": "bfloat16", "n": 8192,
+            "flops_per_s": 8.0e14, "created": "2026-11-23T00:00:00+00:00", "device": record["device"]}
+    (gpu / "gemm.jsonl").write_text(json.dumps(gemm) + "\n")
+    probe = {"created": "2026-11-23T00:00:00+00:00", "status": "cannot-run", "reason": "links libcudart.so.11.0"}
+    (gpu / "mindspore_gpu.jsonl").write_text(json.dumps(probe) + "\n")
+    text = summary.write(tmp_path, devices=["gpu"])
+    assert "torch bfloat16 GEMM n=8192: 800.0 TFLOP/s" in text and "datasheet, dense, not measured" in text
+    line = next(line for line in text.splitlines() if "| bf16 |" in line)
+    assert "| 0.2 |" in line                          # MFU: 2e12 / 8e14 = 0.25 %, against the measured roof
+    assert "MindSpore is not installed" in text and "links libcudart.so.11.0" in text
 
 
 def test_bad_requests_are_input_errors(tmp_path):

@@ -43,7 +43,22 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.permute(0, 2, 1, 3).reshape(batch, seq, heads * head_dim)
 
 
+ATTENTION_IMPLS = ("math", "sdpa")
+_attention_impl = "math"
+
+
+def set_attention_impl(impl: str) -> None:
+    """"math" (written out, the parity path) or "sdpa" (torch's fused kernels: the fast GPU path)."""
+    global _attention_impl
+    if impl not in ATTENTION_IMPLS:
+        raise ValueError(f"attention implementation {impl!r}: choose one of {', '.join(ATTENTION_IMPLS)}")
+    _attention_impl = impl
+
+
 def attention(q: Tensor, k: Tensor, v: Tensor, additive_mask: Tensor, scale: float) -> Tensor:
+    """softmax(q k^T * scale + mask) v; the mask is additive (padding and causality in one tensor)."""
+    if _attention_impl == "sdpa":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask.to(q.dtype), scale=scale)
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale + additive_mask
     return torch.matmul(torch.softmax(scores, -1), v)
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The GPU benchmark session as it was run on a lent H100 (benchmarks/METHODOLOGY.md, "GPU").
+#
+#   bash benchmarks/gpu_session.sh PART RESULTS_ROOT
+#
+# PART 1: environment, MindSpore-on-GPU probe, GEMM peaks, bf16 matrix; PARTs 2, 3: what a 10-minute call left.
+# The host's python3 holds a CUDA torch; the pinned transformers / hf_olmo and their needs come as
+# wheels in .whl/ and as a copied site folder in .devcarry/site/ (the host has no network).
+set -uo pipefail
+part=${1:?PART 1 or 2}
+results=${2:?results root}
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || exit 1
+fi
+export PYTHONPATH=/tmp/site:$PWD/.devcarry/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+all=distilbert-shape,datadecide-150m-shape,opt-350m-shape
+matrix() {  # models, dtype, cells, backends
+    python3 -m benchmarks.matrix --device gpu --models "$1" --dtype "$2" --cells "$3" --backends "$4" \
+        --pt-option attn=sdpa --steps 20 --warmup 3 --results "$results" 2>&1 | grep -v -e '^\[WARN' -e Warning
+}
+if [ "$part" = 1 ]; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
+    python3 -c "import torch, transformers, hf_olmo; print('torch', torch.__version__, 'cuda', torch.version.cuda,
+'transformers', transformers.__version__)"
+    python3 -m benchmarks.ms_gpu_probe --plugin .devcarry/libmindspore_gpu.so.11.6.xz --results "$results" \
+        | tail -n 25
+    for dtype in bfloat16 float32; do
+        python3 -m zoo.cli bench-peak --device gpu --dtype $dtype --n 8192 --results "$results"
+    done
+    matrix $all bfloat16 forward:8x128 ms-graph,pt,pt-compile,ref
+    matrix $all bfloat16 train:4x128,decode:1x128,forward:1x512 pt,pt-compile,ref
+elif [ "$part" = 2 ]; then   # what the first lease left (hf_olmo's import needed cryptography; time ran out)
+    python3 -c "import hf_olmo, transformers; print('hf_olmo ok, transformers', transformers.__version__)" || exit 1
+    matrix datadecide-150m-shape bfloat16 forward:8x128,train:4x128 pt,pt-compile,ref
+    matrix datadecide-150m-shape,opt-350m-shape bfloat16 decode:1x128 pt,ref
+else       # part 3: the third lease (each call is at most 10 minutes)
+    matrix opt-350m-shape bfloat16 train:4x128 pt,pt-compile,ref
+    matrix $all float32 forward:8x128 pt,ref
+fi
