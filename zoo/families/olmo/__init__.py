@@ -25,9 +25,8 @@ def import_hf_olmo():
     descriptors ("Descriptors cannot be created directly", docs/MINDSPORE_NOTES.md); MindSpore first
     is fine.
     """
-    import importlib
-
     import contextlib
+    import importlib
 
     with contextlib.suppress(ImportError):  # a torch-only host (the GPU benchmark machine): no order to keep
         import mindspore  # noqa: F401 - import order, see above
