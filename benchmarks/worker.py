@@ -90,6 +90,9 @@ def ms_setup(job: dict) -> dict:
     if options.get("ms_threads"):
         ms.device_context.cpu.op_tuning.threads_num(int(options["ms_threads"]))
         applied["threads_num"] = int(options["ms_threads"])
+    if options.get("dispatch_threads"):
+        ms.runtime.dispatch_threads_num(int(options["dispatch_threads"]))
+        applied["dispatch_threads_num"] = int(options["dispatch_threads"])
     return applied
 
 
