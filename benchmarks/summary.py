@@ -81,18 +81,28 @@ def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, lis
 
 
 def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
-    """ms-graph / pt and ms-graph / ms-pynative per (model, task, shape), one column pair per variant."""
+    """ms-graph tokens/s, ms-graph / pt and ms-graph / ms-pynative per (model, task, shape), per variant.
+
+    ms-graph's own tokens/s comes first: a ratio also moves with the torch side's run-to-run spread.
+    Each variant's column of "measured" gives the newest ms-graph record's time (UTC) and load.
+    """
     best = latest(rows)
     groups = sorted({k[:4] for k in best}, key=lambda k: (k[0], ("forward", "train", "decode").index(k[1]), k[2]))
     names = {v: (v or "after") for v in variants}
-    head = ["model", "task", "B x S"] + [f"ms-graph / pt ({names[v]})" for v in variants] + [
-        f"ms-graph / ms-pynative ({names[v]})" for v in variants]
+    head = (["model", "task", "B x S"] + [f"ms-graph tok/s ({names[v]})" for v in variants]
+            + [f"ms-graph / pt ({names[v]})" for v in variants]
+            + [f"ms-graph / ms-pynative ({names[v]})" for v in variants]
+            + [f"measured ({names[v]})" for v in variants])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in groups:
+        graph = {v: best.get((*g, v, "ms-graph")) for v in variants}
         row = [SHORT.get(g[0], g[0]), g[1], g[2]]
-        row += [_ratio(best.get((*g, v, "ms-graph")), best.get((*g, v, "pt"))) for v in variants]
-        row += [_ratio(best.get((*g, v, "ms-graph")), best.get((*g, v, "ms-pynative"))) for v in variants]
-        if any(c != "-" for c in row[3:]):
+        row += [f"{graph[v]['tokens_per_s']:.1f}" if graph[v] else "-" for v in variants]
+        row += [_ratio(graph[v], best.get((*g, v, "pt"))) for v in variants]
+        row += [_ratio(graph[v], best.get((*g, v, "ms-pynative"))) for v in variants]
+        row += [f"{graph[v]['created'][11:16]}, load {max(graph[v]['load_avg'][:3]):.1f}" if graph[v] else "-"
+                for v in variants]
+        if any(c != "-" for c in row[3:3 + 2 * len(variants)]):
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

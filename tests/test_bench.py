@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,26 @@ def test_bad_requests_are_input_errors(tmp_path):
         records.validate(bad)
     assert cli_main(["bench", "opt-350m-shape", "--backends", "tf", "--results", str(tmp_path)]) == 2
     assert not (tmp_path / "cpu").exists()
+
+
+def test_ms_gpu_probe_names_the_cuda_libraries_the_host_lacks(monkeypatch, tmp_path):
+    """ldd's "not found" lines, minus MindSpore's own libraries (found through the wheel's RPATH)."""
+    import lzma
+
+    from benchmarks import ms_gpu_probe
+
+    seen = []
+    ldd = ("\tlibmindspore_core.so => not found\n\tlibcudart.so.11.0 => not found\n"
+           "\tlibcudnn.so.8 => not found\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f)\n")
+
+    def fake_run(cmd):
+        seen.append(cmd)
+        return ldd if cmd[0] == "ldd" else ""
+    monkeypatch.setattr(ms_gpu_probe, "_run", fake_run)
+    plugin = tmp_path / "libmindspore_gpu.so.11.6.xz"
+    plugin.write_bytes(lzma.compress(b"ELF-ish"))
+    missing, linked = ms_gpu_probe.missing_libraries(plugin)
+    assert missing == ["libcudart.so.11.0", "libcudnn.so.8"]
+    assert linked == ["libmindspore_core.so", "libcudart.so.11.0", "libcudnn.so.8", "libc.so.6"]
+    unpacked = seen[0][1]                                  # ldd ran on the decompressed plugin
+    assert unpacked.endswith("libmindspore_gpu.so.11.6") and Path(unpacked).read_bytes() == b"ELF-ish"
