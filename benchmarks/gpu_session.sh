@@ -6,6 +6,15 @@
 # PART 1: environment, MindSpore-on-GPU probe, GEMM peaks, bf16 matrix; PARTs 2, 3: what a 10-minute call left.
 # The host's python3 holds a CUDA torch; the pinned transformers / hf_olmo and their needs come as
 # wheels in .whl/ and as a copied site folder in .devcarry/site/ (the host has no network).
+# Prepared here, both ignored by git:
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#       transformers==4.57.1 huggingface_hub==0.36.2 tokenizers==0.22.2 ...  (hf_olmo's imports: the
+#       pins of requirements/lock.txt for boto3, datasets, cached_path, google-cloud-storage,
+#       omegaconf, pydantic, cryptography and their needs)
+#   .devcarry/site/: olmo, hf_olmo, olmo_core (+ dist-info) copied from .venv (ai2-olmo's wheel is
+#       145 MB because of olmo_data; only olmo_data/*.py is needed to import it)
+#   .devcarry/libmindspore_gpu.so.11.6.xz: the mindspore wheel's GPU plugin, for the probe's ldd
 set -uo pipefail
 part=${1:?PART 1 or 2}
 results=${2:?results root}
