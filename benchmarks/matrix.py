@@ -44,12 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     tasks = args.tasks.split(",")
     only = {c.strip() for c in args.cells.split(",") if c.strip()}
     backends = tuple(args.backends.split(","))
+    pt_options = _options(args.pt_option)
     for model in args.models.split(","):
         for task, batch, seq in CELLS:
             if task not in tasks or (only and f"{task}:{batch}x{seq}" not in only):
                 continue
             rows = runner.run(model, backends=backends, tasks=(task,), batch=batch, seq=seq, device=args.device,
-                              dtype=args.dtype, pt_options=_options(args.pt_option),
+                              dtype=args.dtype, pt_options=pt_options,
                               new_tokens=args.new_tokens, warmup=args.warmup, steps=args.steps, options=options,
                               env=_env(args.ms_env), results_root=args.results,
                               progress=lambda what, m=model, b=batch, s=seq: print(

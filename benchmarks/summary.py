@@ -50,9 +50,10 @@ def with_best_peak(rows: list[dict], device: str, root: Path) -> list[dict]:
     """MFU of every record against the best GEMM peak recorded so far (records keep their own too)."""
     from benchmarks.runner import latest_peak
 
+    peaks_by_dtype = {dtype: latest_peak(device, dtype, root) for dtype in {r.get("dtype", "float32") for r in rows}}
     out = []
     for r in rows:
-        peak, source = latest_peak(device, r.get("dtype", "float32"), root)
+        peak, source = peaks_by_dtype[r.get("dtype", "float32")]
         if r.get("status") == "ok" and peak and r.get("flops_per_s"):
             r = {**r, "mfu": r["flops_per_s"] / peak, "peak_flops_per_s": peak, "peak_source": source}
         out.append(r)
@@ -62,7 +63,7 @@ def with_best_peak(rows: list[dict], device: str, root: Path) -> list[dict]:
 def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, list[tuple]]:
     best = latest(rows)
     groups = sorted({k[:5] for k in best if k[4] == variant}, key=lambda k: (k[0], ("forward", "train", "decode")
-                                                                            .index(k[1]), k[2]))
+                                                                            .index(k[1]), k[2], k[3]))
     head = (["model", "task", "B x S", "dtype", *[f"{b} tok/s" for b in ORDER], "ms-graph / pt",
              "ms-graph / ms-pynative", "pt / ref", *[f"{b} MFU %" for b in ORDER], "load avg"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

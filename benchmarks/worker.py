@@ -66,11 +66,17 @@ def make_inputs(spec, batch: int, seq: int, seed: int = 0) -> dict[str, np.ndarr
 
 
 # ------------------------------------------------------------------------------------ MindSpore
-def ms_setup(job: dict) -> dict:
+def import_mindspore():
+    """mindspore, or a Skip naming the Python that lacks it (a torch-only GPU host, say)."""
     try:
-        import mindspore as ms
+        import mindspore
     except ImportError as err:
         raise Skip(f"MindSpore is not installed in this Python ({sys.executable}): {err}") from err
+    return mindspore
+
+
+def ms_setup(job: dict) -> dict:
+    ms = import_mindspore()
 
     target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[job["device"]]
     try:
@@ -388,10 +394,7 @@ def _measure(job: dict, spec, random_weights: bool, inputs: dict, record: dict) 
 
     backend, task = job["backend"], job["task"]
     if backend.startswith("ms-"):
-        try:
-            import mindspore  # noqa: F401 - the import's memory is the baseline
-        except ImportError as err:
-            raise Skip(f"MindSpore is not installed in this Python ({sys.executable}): {err}") from err
+        import_mindspore()  # the import's memory is the baseline
     else:
         import torch  # noqa: F401
     import zoo.models  # noqa: F401 - imports torch in every process (the zoo's loaders)
