@@ -44,7 +44,11 @@ def _ms_gemm(device: str, dtype: str, n: int):
     import mindspore as ms
     from mindspore import ops
 
-    ms.set_device({"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[device])
+    from zoo.ms.runtime import prefer_host_blocking_run
+
+    target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[device]
+    prefer_host_blocking_run(target)
+    ms.set_device(target)
     ms_dtype = getattr(ms, dtype)
     rng = np.random.default_rng(0)
     a = ms.Tensor(rng.standard_normal((n, n), dtype=np.float32)).astype(ms_dtype)

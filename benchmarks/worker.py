@@ -78,7 +78,10 @@ def import_mindspore():
 def ms_setup(job: dict) -> dict:
     ms = import_mindspore()
 
+    from zoo.ms.runtime import HOST_BLOCKING_ENV, prefer_host_blocking_run
+
     target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[job["device"]]
+    blocking = prefer_host_blocking_run(target)  # before the first launch: MindSpore reads it once
     try:
         ms.set_device(target)
         ms.Tensor(np.ones(2, np.float32)).asnumpy()
@@ -89,7 +92,7 @@ def ms_setup(job: dict) -> dict:
     options = job.get("options", {})
     graph = job["backend"] == "ms-graph"
     ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
-    applied = {}
+    applied = {HOST_BLOCKING_ENV: "1" if blocking else os.environ.get(HOST_BLOCKING_ENV, "unset")}
     if graph and options.get("graph_kernel"):
         ms.set_context(enable_graph_kernel=True)
         applied["enable_graph_kernel"] = True

@@ -184,9 +184,13 @@ class Listed:
     partial: bool
 
 
+NOT_SOURCES = ("locks", "kernels")  # cache folders that hold no models (kernels: zoo/ms/cpu_kernels.py)
+
+
 def list_entries(root: Path) -> list[Listed]:
     rows: list[Listed] = []
-    for source_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "locks") if root.is_dir() else []:
+    sources = sorted(p for p in root.iterdir() if p.is_dir() and p.name not in NOT_SOURCES) if root.is_dir() else []
+    for source_dir in sources:
         for repo in sorted(p for p in source_dir.iterdir() if p.is_dir()):
             refs = refs_of(repo)
             for commit_dir in sorted(p for p in repo.iterdir() if p.is_dir() and p.name != "refs"):

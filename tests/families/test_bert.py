@@ -136,8 +136,17 @@ def test_relu_encoder_without_classifier(tiny_checkpoints):
 
 def test_parity_catches_a_wrong_model(tiny_checkpoints, monkeypatch):
     """Negative control: a swapped activation in the MindSpore model must fail the comparison."""
+    from mindspore import nn
+
     from zoo.families.bert import modeling_ms
 
-    monkeypatch.setattr(modeling_ms, "gelu", modeling_ms.relu)
+    class ReluInsteadOfGelu(nn.Cell):
+        def __init__(self, dtype=None) -> None:
+            super().__init__()
+
+        def construct(self, x):
+            return modeling_ms.relu(x)
+
+    monkeypatch.setattr(modeling_ms, "GELU", ReluInsteadOfGelu)
     report = parity.compare(tiny_checkpoints["tiny-distilbert-cls"], backends=("ms-pynative", "ref"))
     assert not report.passed

@@ -14,7 +14,7 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
-from zoo.ms import kernels
+from zoo.ms import cpu_kernels, kernels
 from zoo.pt.layers import rotary_tables  # noqa: F401 - numpy only: one table for both twins
 
 
@@ -33,9 +33,16 @@ class Linear(nn.Cell):
         self.weight = _param(Normal(init_std), (out_features, in_features), dtype)
         self.bias = _param(Zero(), (out_features,), dtype) if bias else None
         self.matmul = ops.MatMul(transpose_b=True)
+        # CPU float32 with a bias: one kernel (zoo/ms/cpu_kernels.py) instead of MatMul + broadcast Add
+        wanted = bias and cpu_kernels.wanted(kernels.device_name(), kernels.dtype_name(dtype))
+        self.cpu_kernel = cpu_kernels.linear_op() if wanted else None
+        self.use_cpu_kernel = self.cpu_kernel is not None
 
     def construct(self, x: Tensor) -> Tensor:
         leading = x.shape[:-1]
+        if self.use_cpu_kernel:
+            y = self.cpu_kernel(x.reshape(-1, self.in_features), self.weight, self.bias)
+            return y.reshape(leading + (self.out_features,))
         y = self.matmul(x.reshape(-1, self.in_features), self.weight)
         if self.bias is not None:
             y = y + self.bias
@@ -71,11 +78,9 @@ class RowMean(nn.Cell):
 class LayerNorm(nn.Cell):
     """LayerNorm over the last axis with torch's parameter names (weight, bias).
 
-    On CPU it is written out, (x - mean) * rsqrt(var + eps) in fp32: the ops.LayerNorm CPU kernel is
-    scalar code, and on a (1024, 768) block the written-out form took 5.9 ms forward and 5.8 ms for the
-    gradient under graph-kernel fusion against the kernel's 11.4 and 40.8 ms (8.8 / 19.3 vs 12.8 / 42.5
-    without fusion), with the same 1.9e-6 max error against torch (docs/PERFORMANCE.md). Elsewhere
-    (Ascend, GPU) the fused kernel runs.
+    On CPU in float32 it is the hand-written kernel of zoo/ms/cpu_kernels.py (one pass forward, one
+    backward); failing that, written out, (x - mean) * rsqrt(var + eps) in fp32, which beat the scalar
+    ops.LayerNorm CPU kernel (docs/PERFORMANCE.md). Elsewhere (Ascend, GPU) ops.LayerNorm runs.
     """
 
     def __init__(self, dim: int, eps: float = 1e-5, elementwise_affine: bool = True,
@@ -87,10 +92,18 @@ class LayerNorm(nn.Cell):
         self.ones = Tensor(np.ones(dim), dtype)
         self.zeros = Tensor(np.zeros(dim), dtype)
         self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-        self.use_kernel = kernels.device_name() != "CPU"
+        device = kernels.device_name()
+        self.use_kernel = device != "CPU"
+        cpu_kernel = cpu_kernels.layer_norm_op() if cpu_kernels.wanted(device, kernels.dtype_name(dtype)) else None
+        self.use_cpu_kernel = cpu_kernel is not None
+        self.cpu_kernel = cpu_kernel
         self.mean = RowMean(dim)
 
     def construct(self, x: Tensor) -> Tensor:
+        if self.use_cpu_kernel:
+            weight = self.ones if self.weight is None else self.weight
+            bias = self.zeros if self.bias is None else self.bias
+            return self.cpu_kernel(x, weight, bias, ops.full((1,), self.eps, dtype=ms.float32))
         if self.use_kernel:
             weight = self.ones if self.weight is None else self.weight
             bias = self.zeros if self.bias is None else self.bias
@@ -109,6 +122,22 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 def gelu(x: Tensor) -> Tensor:
     """Exact (erf) GELU written out: the GeLU primitive is several times slower on CPU."""
     return 0.5 * x * (1.0 + ops.erf(x * _INV_SQRT2))
+
+
+class GELU(nn.Cell):
+    """Exact GELU; on CPU in float32 the hand-written kernel of zoo/ms/cpu_kernels.py (MindSpore's
+    scalar Erf was 15% of a BERT forward), else `gelu` above. Chosen once, at init."""
+
+    def __init__(self, dtype=ms.float32) -> None:
+        super().__init__()
+        kernel = cpu_kernels.gelu_op() if cpu_kernels.wanted(kernels.device_name(), kernels.dtype_name(dtype)) else None
+        self.fused = kernel is not None
+        self.kernel = kernel
+
+    def construct(self, x: Tensor) -> Tensor:
+        if self.fused:
+            return self.kernel(x)
+        return gelu(x)
 
 
 def relu(x: Tensor) -> Tensor:

@@ -7,11 +7,11 @@ from mindspore import Tensor, nn, ops
 
 from zoo.families.bert.config import BertConfig
 from zoo.ms.layers import (
+    GELU,
     Embedding,
     LayerNorm,
     Linear,
     attention,
-    gelu,
     mask_min,
     merge_heads,
     padding_mask_to_additive,
@@ -68,10 +68,11 @@ class BertMLP(nn.Cell):
         self.up_proj = Linear(config.hidden_size, config.intermediate_size, dtype=dtype)
         self.down_proj = Linear(config.intermediate_size, config.hidden_size, dtype=dtype)
         self.use_gelu = config.hidden_act == "gelu"
+        self.gelu = GELU(dtype)
 
     def construct(self, x: Tensor) -> Tensor:
         h = self.up_proj(x)
-        h = gelu(h) if self.use_gelu else relu(h)
+        h = self.gelu(h) if self.use_gelu else relu(h)
         return self.down_proj(h)
 
 

@@ -1,0 +1,338 @@
+// CPU kernels for MindSpore Custom(func_type="aot") ops, built by zoo/ms/cpu_kernels.py.
+//
+// Exact GELU, y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), and its gradient
+// dx = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+// Linear with bias, y = x W^T + b: the bias is written into y and oneDNN's sgemm (the library
+// MindSpore's own CPU MatMul runs on, loaded from MindSpore's lib folder) accumulates x W^T onto it,
+// rows split across the cores; MindSpore's MatMul then a separate broadcast Add cost a second pass.
+// LayerNorm over the last axis, y = (x - mean) r w + b with r = 1 / sqrt(var + eps) (two passes
+// per row, biased variance, as torch), and its gradient: with xh = (x - mean) r and g = dy w,
+// dx = r (g - mean(g) - xh mean(g xh)), dw = sum over rows of dy xh, db = sum over rows of dy.
+// MindSpore 2.9's CPU Erf kernel is scalar and single-threaded (~25 ms on 1024 x 3072); here erf
+// and exp come from glibc's vector math library (libmvec, 8 lanes on AVX2) when the CPU and the C
+// library have it, else from scalar erff / expf, and the block is split across the cores.
+// Every entry point follows MindSpore's aot signature and returns non-zero on a bad call.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+// libmvec's AVX2 variants (glibc >= 2.35); weak, so a C library without them leaves them null.
+extern "C" __m256 _ZGVdN8v_erff(__m256) __attribute__((weak));
+extern "C" __m256 _ZGVdN8v_expf(__m256) __attribute__((weak));
+#endif
+
+// oneDNN's row-major sgemm; weak: a build without MindSpore's libdnnl leaves it null.
+extern "C" int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                          int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+    __attribute__((weak));
+
+namespace {
+
+constexpr float kInvSqrt2 = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+constexpr int64_t kMinChunk = 1 << 15;  // below this a thread costs more than it saves
+
+int CoreCount() {
+  if (const char *env = std::getenv("MINDZOO_CPU_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+#endif
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+// body(begin, end) over [0, n) in contiguous chunks, one per thread, the caller taking the first.
+template <typename Body>
+void ParallelFor(int64_t n, const Body &body, int64_t min_chunk = kMinChunk) {
+  static const int cores = CoreCount();
+  int64_t chunks = std::min<int64_t>(cores, (n + min_chunk - 1) / min_chunk);
+  if (chunks <= 1) {
+    body(0, n);
+    return;
+  }
+  int64_t step = (n + chunks - 1) / chunks;
+  std::vector<std::thread> workers;
+  for (int64_t c = 1; c < chunks; ++c) {
+    int64_t begin = c * step, end = std::min(n, begin + step);
+    if (begin < end) workers.emplace_back([&body, begin, end] { body(begin, end); });
+  }
+  body(0, std::min(n, step));
+  for (auto &w : workers) w.join();
+}
+
+void GeluScalar(const float *x, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * kInvSqrt2));
+}
+
+void GeluGradScalar(const float *x, const float *dy, float *dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float cdf = 0.5f * (1.0f + erff(x[i] * kInvSqrt2));
+    float pdf = kInvSqrt2Pi * expf(-0.5f * x[i] * x[i]);
+    dx[i] = dy[i] * (cdf + x[i] * pdf);
+  }
+}
+
+#if defined(__x86_64__)
+bool HasAvx2VectorMath() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && _ZGVdN8v_erff != nullptr &&
+         _ZGVdN8v_expf != nullptr;
+}
+
+__attribute__((target("avx2,fma"))) void GeluAvx2(const float *x, float *y, int64_t n) {
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(kInvSqrt2);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, _ZGVdN8v_erff(_mm256_mul_ps(v, c))));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, cdf));
+  }
+  GeluScalar(x + i, y + i, n - i);
+}
+
+__attribute__((target("avx2,fma"))) void GeluGradAvx2(const float *x, const float *dy, float *dx, int64_t n) {
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(kInvSqrt2);
+  const __m256 minus_half = _mm256_set1_ps(-0.5f), inv_sqrt_2pi = _mm256_set1_ps(kInvSqrt2Pi);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, _ZGVdN8v_erff(_mm256_mul_ps(v, c))));
+    __m256 pdf = _mm256_mul_ps(inv_sqrt_2pi, _ZGVdN8v_expf(_mm256_mul_ps(minus_half, _mm256_mul_ps(v, v))));
+    __m256 slope = _mm256_add_ps(cdf, _mm256_mul_ps(v, pdf));
+    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), slope));
+  }
+  GeluGradScalar(x + i, dy + i, dx + i, n - i);
+}
+#else
+bool HasAvx2VectorMath() { return false; }
+#endif
+
+// Rows [begin, end) of a (rows, d) LayerNorm. Cloned for AVX2 and baseline x86 / other CPUs.
+#if defined(__x86_64__)
+#define ZOO_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define ZOO_CLONES
+#endif
+
+constexpr int kLanes = 8;  // independent partial sums: vectorisable without reassociation flags
+
+ZOO_CLONES float RowSum(const float *x, int64_t d) {
+  float acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + kLanes <= d; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += x[j + l];
+  float total = 0;
+  for (; j < d; ++j) total += x[j];
+  for (int l = 0; l < kLanes; ++l) total += acc[l];
+  return total;
+}
+
+ZOO_CLONES float RowCentredSquares(const float *x, float mean, int64_t d) {
+  float acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + kLanes <= d; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      float c = x[j + l] - mean;
+      acc[l] += c * c;
+    }
+  float total = 0;
+  for (; j < d; ++j) total += (x[j] - mean) * (x[j] - mean);
+  for (int l = 0; l < kLanes; ++l) total += acc[l];
+  return total;
+}
+
+void RowMoments(const float *x, int64_t d, float eps, float *mean, float *rstd) {
+  *mean = RowSum(x, d) / static_cast<float>(d);
+  *rstd = 1.0f / std::sqrt(RowCentredSquares(x, *mean, d) / static_cast<float>(d) + eps);
+}
+
+ZOO_CLONES void LayerNormRows(const float *x, const float *w, const float *b, float eps, float *y, int64_t d,
+                              int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *xr = x + r * d;
+    float *yr = y + r * d;
+    float mean, rstd;
+    RowMoments(xr, d, eps, &mean, &rstd);
+    for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mean) * rstd * w[j] + b[j];
+  }
+}
+
+// dx for rows [begin, end); dw / db partial sums of these rows added into dw_part / db_part.
+ZOO_CLONES void LayerNormGradRows(const float *x, const float *w, float eps, const float *dy, float *dx,
+                                  float *dw_part, float *db_part, int64_t d, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *xr = x + r * d, *dyr = dy + r * d;
+    float *dxr = dx + r * d;
+    float mean, rstd;
+    RowMoments(xr, d, eps, &mean, &rstd);
+    float g_acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0}, gx_acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + kLanes <= d; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        float xh = (xr[j + l] - mean) * rstd, g = dyr[j + l] * w[j + l];
+        g_acc[l] += g;
+        gx_acc[l] += g * xh;
+      }
+    float g_sum = 0, gx_sum = 0;
+    for (; j < d; ++j) {
+      float xh = (xr[j] - mean) * rstd, g = dyr[j] * w[j];
+      g_sum += g;
+      gx_sum += g * xh;
+    }
+    for (int l = 0; l < kLanes; ++l) {
+      g_sum += g_acc[l];
+      gx_sum += gx_acc[l];
+    }
+    const float g_mean = g_sum / static_cast<float>(d), gx_mean = gx_sum / static_cast<float>(d);
+    for (int64_t k = 0; k < d; ++k) {
+      float xh = (xr[k] - mean) * rstd;
+      dxr[k] = rstd * (dyr[k] * w[k] - g_mean - xh * gx_mean);
+      dw_part[k] += dyr[k] * xh;
+      db_part[k] += dyr[k];
+    }
+  }
+}
+
+int64_t Elements(int ndim, const int64_t *shape) {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) n *= shape[d];
+  return n;
+}
+
+bool AllFloat32(int nparam, const char **dtypes) {
+  for (int i = 0; i < nparam; ++i)
+    if (std::strcmp(dtypes[i], "float32") != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+// Which path the kernels take here: 1 = AVX2 + libmvec, 0 = scalar libm.
+int ZooCpuKernelsVectorPath() { return HasAvx2VectorMath() ? 1 : 0; }
+
+// 1 when LinearBias can run (oneDNN's sgemm was linked).
+int ZooCpuKernelsHasGemm() { return dnnl_sgemm != nullptr ? 1 : 0; }
+
+// params: x (m, k), weight (n, k), bias (n), y (m, n)
+int LinearBias(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (dnnl_sgemm == nullptr) return 3;
+  if (nparam != 4 || !AllFloat32(nparam, dtypes) || ndims[0] != 2 || ndims[1] != 2) return 1;
+  const int64_t m = shapes[0][0], k = shapes[0][1], n = shapes[1][0];
+  if (shapes[1][1] != k || Elements(ndims[2], shapes[2]) != n) return 2;
+  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
+  const float *b = static_cast<const float *>(params[2]);
+  float *y = static_cast<float *>(params[3]);
+  // a chunk of rows worth at least ~2 MFLOP, so that small (decode) calls stay on one thread
+  const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, n * k));
+  const int64_t chunks = (m + rows_per_chunk - 1) / rows_per_chunk;
+  int status = 0;
+  ParallelFor(chunks, [&](int64_t begin, int64_t end) {
+    const int64_t r0 = begin * rows_per_chunk, r1 = std::min(m, end * rows_per_chunk);
+    if (r0 >= r1) return;
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * n, b, sizeof(float) * n);
+    int s = dnnl_sgemm('N', 'T', r1 - r0, n, k, 1.0f, x + r0 * k, k, w, k, 1.0f, y + r0 * n, n);
+    if (s != 0) status = 10 + s;
+  }, 1);
+  return status;
+}
+
+// params: x, y
+int GeluErf(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 2 || !AllFloat32(nparam, dtypes)) return 1;
+  const float *x = static_cast<const float *>(params[0]);
+  float *y = static_cast<float *>(params[1]);
+  int64_t n = Elements(ndims[0], shapes[0]);
+  static const bool vector = HasAvx2VectorMath();
+  ParallelFor(n, [&](int64_t begin, int64_t end) {
+#if defined(__x86_64__)
+    if (vector) return GeluAvx2(x + begin, y + begin, end - begin);
+#endif
+    GeluScalar(x + begin, y + begin, end - begin);
+  });
+  return 0;
+}
+
+// params: x, dy, dx
+int GeluErfGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 3 || !AllFloat32(nparam, dtypes)) return 1;
+  const float *x = static_cast<const float *>(params[0]);
+  const float *dy = static_cast<const float *>(params[1]);
+  float *dx = static_cast<float *>(params[2]);
+  int64_t n = Elements(ndims[0], shapes[0]);
+  if (Elements(ndims[1], shapes[1]) != n) return 2;
+  static const bool vector = HasAvx2VectorMath();
+  ParallelFor(n, [&](int64_t begin, int64_t end) {
+#if defined(__x86_64__)
+    if (vector) return GeluGradAvx2(x + begin, dy + begin, dx + begin, end - begin);
+#endif
+    GeluGradScalar(x + begin, dy + begin, dx + begin, end - begin);
+  });
+  return 0;
+}
+
+// params: x (..., d), weight (d), bias (d), eps (1), y (..., d)
+int LayerNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 5 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
+  const int64_t d = shapes[0][ndims[0] - 1];
+  if (d < 1 || Elements(ndims[1], shapes[1]) != d || Elements(ndims[2], shapes[2]) != d) return 2;
+  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
+  const float *b = static_cast<const float *>(params[2]);
+  const float eps = *static_cast<const float *>(params[3]);
+  float *y = static_cast<float *>(params[4]);
+  const int64_t rows = Elements(ndims[0], shapes[0]) / d;
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
+  ParallelFor((rows + rows_per_chunk - 1) / rows_per_chunk, [&](int64_t begin, int64_t end) {
+    LayerNormRows(x, w, b, eps, y, d, begin * rows_per_chunk, std::min(rows, end * rows_per_chunk));
+  }, 1);
+  return 0;
+}
+
+// params: x (..., d), weight (d), eps (1), dy (..., d); dx (..., d), dw (d), db (d)
+int LayerNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 7 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
+  const int64_t d = shapes[0][ndims[0] - 1];
+  const int64_t n = Elements(ndims[0], shapes[0]);
+  if (d < 1 || Elements(ndims[1], shapes[1]) != d || Elements(ndims[3], shapes[3]) != n) return 2;
+  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
+  const float eps = *static_cast<const float *>(params[2]);
+  const float *dy = static_cast<const float *>(params[3]);
+  float *dx = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]);
+  float *db = static_cast<float *>(params[6]);
+  const int64_t rows = n / d;
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
+  const int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+  // One dw / db partial per chunk, summed in chunk order: the same result for any thread count.
+  std::vector<float> dw_parts(chunks * d, 0.0f), db_parts(chunks * d, 0.0f);
+  ParallelFor(chunks, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c)
+      LayerNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], &db_parts[c * d], d, c * rows_per_chunk,
+                        std::min(rows, (c + 1) * rows_per_chunk));
+  }, 1);
+  for (int64_t k = 0; k < d; ++k) {
+    float sw = 0, sb = 0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      sw += dw_parts[c * d + k];
+      sb += db_parts[c * d + k];
+    }
+    dw[k] = sw;
+    db[k] = sb;
+  }
+  return 0;
+}
+
+}  // extern "C"
