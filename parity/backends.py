@@ -44,21 +44,24 @@ def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], gra
         transform(net)
     modeling = _modeling(spec, "ms")
     args = tuple(ms.Tensor(inputs[name].astype(np.int32)) for name in spec.family.INPUT_NAMES)
-    outputs = net(*args)
-    named = {name: out.float().asnumpy() for name, out in zip(spec.config.output_names, outputs, strict=True)}
-    if with_grads and "labels" in inputs:
-        weights = net.trainable_params()
-        labels = ms.Tensor(inputs["labels"].astype(np.int32))
+    if not (with_grads and "labels" in inputs):
+        outputs = net(*args)
+        return {name: out.float().asnumpy() for name, out in zip(spec.config.output_names, outputs, strict=True)}
+    weights = net.trainable_params()
+    labels = ms.Tensor(inputs["labels"].astype(np.int32))
 
-        def forward_loss(*tensors):
-            return modeling.loss(net(*tensors[:-1])[0], tensors[-1])
+    def loss_and_outputs(*tensors):
+        """One forward serves the outputs and the loss: the outputs ride along as has_aux values."""
+        outputs = net(*tensors[:-1])
+        return (modeling.loss(outputs[0], tensors[-1]),) + tuple(outputs)
 
-        grad_fn = ms.value_and_grad(forward_loss, None, weights)
-        if graph:
-            grad_fn = ms.jit(grad_fn)
-        loss, grads = grad_fn(*args, labels)
-        named["loss"] = loss.float().asnumpy()
-        named.update({f"grad.{p.name}": g.float().asnumpy() for p, g in zip(weights, grads, strict=True)})
+    grad_fn = ms.value_and_grad(loss_and_outputs, None, weights, has_aux=True)
+    if graph:
+        grad_fn = ms.jit(grad_fn)
+    values, grads = grad_fn(*args, labels)
+    named = {name: out.float().asnumpy() for name, out in zip(spec.config.output_names, values[1:], strict=True)}
+    named["loss"] = values[0].float().asnumpy()
+    named.update({f"grad.{p.name}": g.float().asnumpy() for p, g in zip(weights, grads, strict=True)})
     return named
 
 
