@@ -44,11 +44,9 @@ def _ms_gemm(device: str, dtype: str, n: int):
     import mindspore as ms
     from mindspore import ops
 
-    from zoo.ms.runtime import prefer_host_blocking_run
+    import zoo.ms  # noqa: F401 - sets MS_DEV_HOST_BLOCKING_RUN on CPU before the first launch (zoo/ms/runtime.py)
 
-    target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[device]
-    prefer_host_blocking_run(target)
-    ms.set_device(target)
+    ms.set_device({"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[device])
     ms_dtype = getattr(ms, dtype)
     rng = np.random.default_rng(0)
     a = ms.Tensor(rng.standard_normal((n, n), dtype=np.float32)).astype(ms_dtype)

@@ -78,10 +78,9 @@ def import_mindspore():
 def ms_setup(job: dict) -> dict:
     ms = import_mindspore()
 
-    from zoo.ms.runtime import HOST_BLOCKING_ENV, prefer_host_blocking_run
+    from zoo.ms.runtime import HOST_BLOCKING_ENV  # importing zoo.ms set it for a CPU target, before any launch
 
     target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[job["device"]]
-    blocking = prefer_host_blocking_run(target)  # before the first launch: MindSpore reads it once
     try:
         ms.set_device(target)
         ms.Tensor(np.ones(2, np.float32)).asnumpy()
@@ -92,7 +91,7 @@ def ms_setup(job: dict) -> dict:
     options = job.get("options", {})
     graph = job["backend"] == "ms-graph"
     ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
-    applied = {HOST_BLOCKING_ENV: "1" if blocking else os.environ.get(HOST_BLOCKING_ENV, "unset")}
+    applied = {HOST_BLOCKING_ENV: os.environ.get(HOST_BLOCKING_ENV, "unset")}
     if graph and options.get("graph_kernel"):
         ms.set_context(enable_graph_kernel=True)
         applied["enable_graph_kernel"] = True

@@ -33,12 +33,10 @@ def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], gra
     """`transform(net)` edits the loaded Cell before it runs (the self-test injects bugs with it)."""
     import mindspore as ms
 
-    from zoo.ms.runtime import set_mode
-
     if dtype == "bfloat16" and ms.get_context("device_target") == "CPU":
         raise InputError("MindSpore has no bfloat16 compute kernels on CPU; use --dtype float32 here "
                          "(bf16 weights are widened on load)")
-    set_mode(graph)
+    ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
     net = load_ms(spec, dtype, state)
     if transform is not None:
         transform(net)

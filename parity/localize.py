@@ -74,9 +74,7 @@ def capture_pt(model: torch.nn.Module, args: tuple) -> list[Activation]:
 def capture_ms(net, args: tuple) -> list[Activation]:
     import mindspore as ms
 
-    from zoo.ms.runtime import set_mode
-
-    set_mode(graph=False)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
     records: list[Activation] = []
     handles = []
     for name, cell in net.cells_and_names():
@@ -120,12 +118,11 @@ def first_divergence(spec, state, inputs: dict[str, np.ndarray], transform=None)
     import mindspore as ms
 
     from zoo.models import load_ms, load_pt
-    from zoo.ms.runtime import set_mode
 
     input_names = spec.family.INPUT_NAMES
     pt_model = load_pt(spec, state=state)
     pt_records = capture_pt(pt_model, tuple(torch.from_numpy(inputs[n]).long() for n in input_names))
-    set_mode(graph=False)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
     net = load_ms(spec, state=state)
     if transform is not None:
         transform(net)

@@ -62,11 +62,12 @@ def _train_pt(spec, state, batches, optim):
 
 
 def _train_ms(spec, state, batches, optim, graph: bool):
-    from zoo.ms.runtime import set_mode
+    import mindspore as ms
+
     from zoo.ms.train import TrainStep, to_tensors
     from zoo.ms.weights import state_dict
 
-    set_mode(graph)
+    ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
     modeling = importlib.import_module(spec.family.__name__ + ".modeling_ms")
     net = load_ms(spec, state=state)
     names = spec.family.INPUT_NAMES

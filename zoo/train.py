@@ -94,12 +94,13 @@ def train(framework: str, spec: ModelSpec, state: StateDict, task: str, pipeline
         raise InputError(f"training supports the tasks {', '.join(TASKS)}, not {task!r}")
     names = TASKS[task]
     if framework == "mindspore":
+        import mindspore as ms
+
         from zoo.models import load_ms
         from zoo.ms import train as backend
-        from zoo.ms.runtime import set_mode
         from zoo.ms.weights import state_dict
 
-        set_mode(graph)
+        ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
         model = load_ms(spec, "float32", state)
         _check_frozen(frozen, [p.name for p in model.get_parameters()])
         for param in model.get_parameters():

@@ -30,11 +30,3 @@ def prefer_host_blocking_run(device: str | None = None) -> bool:
     if host_blocking_wanted(device):
         os.environ[HOST_BLOCKING_ENV] = "1"
     return os.environ.get(HOST_BLOCKING_ENV) == "1"
-
-
-def set_mode(graph: bool) -> None:
-    """GRAPH_MODE or PYNATIVE_MODE, with the CPU runtime setting above."""
-    import mindspore as ms
-
-    prefer_host_blocking_run()
-    ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
