@@ -47,7 +47,7 @@ def test_gelu_kernel_matches_fp64_torch(mode):
     x = _inputs()
     dy = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
     net = _Weighted()
-    assert net.gelu.fused
+    assert net.gelu.use_cpu_kernel
     y_ref, dx_ref = _torch_gelu_and_grad(x, dy)
 
     grad_fn = ms.grad(net, grad_position=0)
@@ -82,7 +82,7 @@ def test_fallback_rules(monkeypatch, tmp_path):
     try:
         assert cpu_kernels.library() is None
         assert cpu_kernels.status() == {"reason": "MINDZOO_CPU_KERNELS=0"}
-        assert not GELU(ms.float32).fused
+        assert not GELU(ms.float32).use_cpu_kernel
     finally:
         monkeypatch.delenv(cpu_kernels.ENV_SWITCH)
         cpu_kernels.library.cache_clear()
@@ -92,7 +92,8 @@ def test_build_failure_is_reported(tmp_path):
     broken = tmp_path / "broken.cc"
     broken.write_text("this is not C++\n")
     with pytest.raises(RuntimeError, match="could not build broken.cc"):
-        cpu_kernels.build(broken, tmp_path / "out", cpu_kernels.compiler())
+        cpu_kernels.build(broken, tmp_path / "out", cpu_kernels.compiler(),
+                          cpu_kernels.flag_sets(cpu_kernels.mindspore_lib()))
     assert not (tmp_path / "out" / cpu_kernels.LIBRARY).exists()
     assert list((tmp_path / "out").iterdir()) == []  # no temporary file left behind
 

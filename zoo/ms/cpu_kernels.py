@@ -1,5 +1,5 @@
-"""Hand-written CPU kernels as MindSpore `Custom(func_type="aot")` ops: exact GELU, LayerNorm, and
-their gradients.
+"""Hand-written CPU kernels as MindSpore `Custom(func_type="aot")` ops: exact GELU, LayerNorm,
+Linear + bias, and their gradients.
 
 MindSpore 2.9's CPU element-wise kernels are slow at these shapes: exact GELU (`Erf`) on a 1024 x 3072
 block takes ~25 ms against ~2 ms for torch, 15% of a DistilBERT-shaped forward, and a LayerNorm is
@@ -47,6 +47,7 @@ def mindspore_lib() -> Path | None:
         return None
     return Path(spec.origin).parent / "lib"
 
+
 _status: dict[str, str] = {}
 
 
@@ -60,13 +61,13 @@ def compiler() -> str | None:
     return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 
 
-def build(source: Path, out_dir: Path, cxx: str, flag_choices: list[list[str]] | None = None) -> Path:
+def build(source: Path, out_dir: Path, cxx: str, flag_choices: list[list[str]]) -> Path:
     """Compile `source` into out_dir/LIBRARY (atomically: concurrent builders each write their own
     temporary file and the last rename wins with an identical library)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / LIBRARY
     errors = []
-    for flags in flag_choices or flag_sets(mindspore_lib()):
+    for flags in flag_choices:
         fd, tmp = tempfile.mkstemp(prefix=LIBRARY + ".", suffix=".tmp", dir=out_dir)
         os.close(fd)
         try:
@@ -82,9 +83,9 @@ def build(source: Path, out_dir: Path, cxx: str, flag_choices: list[list[str]] |
     raise RuntimeError(f"{cxx} could not build {source.name}: " + " | ".join(errors))
 
 
-def _build_key(source: Path, cxx: str) -> str:
+def _build_key(source: Path, cxx: str, flag_choices: list[list[str]]) -> str:
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=60).stdout
-    digest = hashlib.sha256(source.read_bytes() + version.encode() + repr(flag_sets(mindspore_lib())).encode())
+    digest = hashlib.sha256(source.read_bytes() + version.encode() + repr(flag_choices).encode())
     return digest.hexdigest()[:16]
 
 
@@ -104,11 +105,12 @@ def library() -> Path | None:
         return None
     from zoo.cache import cache_root
 
-    out_dir = cache_root() / "kernels" / _build_key(SOURCE, cxx)
+    flag_choices = flag_sets(mindspore_lib())
+    out_dir = cache_root() / "kernels" / _build_key(SOURCE, cxx, flag_choices)
     target = out_dir / LIBRARY
     try:
         if not target.is_file():
-            build(SOURCE, out_dir, cxx)
+            build(SOURCE, out_dir, cxx, flag_choices)
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         _status["reason"] = str(err)
         warnings.warn(f"mindzoo: CPU kernels not built, composed MindSpore ops run instead ({err})", stacklevel=2)
@@ -120,6 +122,13 @@ def library() -> Path | None:
 def wanted(device: str, dtype_name: str) -> bool:
     """Pure rule: the aot kernels are float32 CPU kernels."""
     return device == "CPU" and dtype_name == "float32"
+
+
+def for_cell(make_op, dtype):
+    """`make_op()` when a Cell of this dtype on this device should run the aot kernel, else None."""
+    from zoo.ms import kernels
+
+    return make_op() if wanted(kernels.device_name(), kernels.dtype_name(dtype)) else None
 
 
 def gelu_op():

@@ -34,8 +34,7 @@ class Linear(nn.Cell):
         self.bias = _param(Zero(), (out_features,), dtype) if bias else None
         self.matmul = ops.MatMul(transpose_b=True)
         # CPU float32 with a bias: one kernel (zoo/ms/cpu_kernels.py) instead of MatMul + broadcast Add
-        wanted = bias and cpu_kernels.wanted(kernels.device_name(), kernels.dtype_name(dtype))
-        self.cpu_kernel = cpu_kernels.linear_op() if wanted else None
+        self.cpu_kernel = cpu_kernels.for_cell(cpu_kernels.linear_op, dtype) if bias else None
         self.use_cpu_kernel = self.cpu_kernel is not None
 
     def construct(self, x: Tensor) -> Tensor:
@@ -92,21 +91,17 @@ class LayerNorm(nn.Cell):
         self.ones = Tensor(np.ones(dim), dtype)
         self.zeros = Tensor(np.zeros(dim), dtype)
         self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
-        device = kernels.device_name()
-        self.use_kernel = device != "CPU"
-        cpu_kernel = cpu_kernels.layer_norm_op() if cpu_kernels.wanted(device, kernels.dtype_name(dtype)) else None
-        self.use_cpu_kernel = cpu_kernel is not None
-        self.cpu_kernel = cpu_kernel
+        self.use_kernel = kernels.device_name() != "CPU"
+        self.cpu_kernel = cpu_kernels.for_cell(cpu_kernels.layer_norm_op, dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None
         self.mean = RowMean(dim)
 
     def construct(self, x: Tensor) -> Tensor:
+        weight = self.ones if self.weight is None else self.weight
+        bias = self.zeros if self.bias is None else self.bias
         if self.use_cpu_kernel:
-            weight = self.ones if self.weight is None else self.weight
-            bias = self.zeros if self.bias is None else self.bias
             return self.cpu_kernel(x, weight, bias, ops.full((1,), self.eps, dtype=ms.float32))
         if self.use_kernel:
-            weight = self.ones if self.weight is None else self.weight
-            bias = self.zeros if self.bias is None else self.bias
             return self.norm(x, weight, bias)[0]
         h = x.astype(ms.float32)
         centred = h - self.mean(h)
@@ -130,13 +125,12 @@ class GELU(nn.Cell):
 
     def __init__(self, dtype=ms.float32) -> None:
         super().__init__()
-        kernel = cpu_kernels.gelu_op() if cpu_kernels.wanted(kernels.device_name(), kernels.dtype_name(dtype)) else None
-        self.fused = kernel is not None
-        self.kernel = kernel
+        self.cpu_kernel = cpu_kernels.for_cell(cpu_kernels.gelu_op, dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None
 
     def construct(self, x: Tensor) -> Tensor:
-        if self.fused:
-            return self.kernel(x)
+        if self.use_cpu_kernel:
+            return self.cpu_kernel(x)
         return gelu(x)
 
 
