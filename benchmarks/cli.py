@@ -92,7 +92,9 @@ def add_commands(sub) -> None:
                                                         "jit_level=O1, ms_threads=2 (repeatable)")
     p.add_argument("--ms-env", action="append", help="MindSpore backends: NAME=value environment (repeatable)")
     p.add_argument("--pt-option", action="append", help="the twin's backends (pt, pt-compile): key=value, "
-                                                        "e.g. attn=sdpa (default attn=math, the parity path)")
+                                                        "e.g. attn=sdpa (default attn=math, the parity path), "
+                                                        "adamw=for-loop|foreach (default fused, as transformers' "
+                                                        "Trainer)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per measurement")
     p.add_argument("--json", help="also write this run's records here (a JSON list)")
     p.add_argument("--results", help="results root (default benchmarks/results); records go to <device>/bench.jsonl")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import records
-from benchmarks.worker import FRAMEWORK, MODE, RECORD_PREFIX
+from benchmarks.worker import FRAMEWORK, MODE, RECORD_PREFIX, TORCH_ADAMW
 from zoo.errors import InputError
 
 BACKENDS = ("ms-graph", "ms-pynative", "pt", "pt-compile", "ref")
@@ -111,13 +111,17 @@ def run(model: str, backends: Sequence[str] = BACKENDS, tasks: Sequence[str] = (
     """Measure `model` for every task x backend, each in a fresh process; append and return the records.
 
     `options` / `env` override the per-backend defaults (default_options) for MindSpore backends;
-    `pt_options` go to the twin's backends (pt, pt-compile), e.g. {"attn": "sdpa"}.
+    `pt_options` go to the twin's backends (pt, pt-compile), e.g. {"attn": "sdpa"} or {"adamw": "for-loop"}
+    (torch's AdamW: fused by default, as transformers' Trainer).
     """
     from zoo.pt.layers import ATTENTION_IMPLS
 
     attn = (pt_options or {}).get("attn", "math")
     if attn not in ATTENTION_IMPLS:
         raise InputError(f"--pt-option attn={attn}: choose one of {', '.join(ATTENTION_IMPLS)}")
+    adamw = (pt_options or {}).get("adamw", "fused")
+    if adamw not in TORCH_ADAMW:
+        raise InputError(f"--pt-option adamw={adamw}: choose one of {', '.join(TORCH_ADAMW)}")
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
         raise InputError(f"backends {list(backends)}: choose from {', '.join(BACKENDS)}")

@@ -139,6 +139,7 @@ def ms_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Callab
         modeling = importlib.import_module(spec.family.__name__ + ".modeling_ms")
         net.set_train(True)
         optimizer = adamw(net.trainable_params(), AdamWConfig())
+        applied["adamw"] = "zoo aot kernel" if optimizer.cpu_kernel is not None else "AdamWeightDecay"
         labels = ms.Tensor(inputs["labels"].astype(np.int32))
 
         def forward_loss(*tensors):
@@ -217,6 +218,11 @@ def upstream_model(spec, random_weights: bool):
     return cls.from_pretrained(str(spec.folder), dtype=torch.float32)
 
 
+# torch.optim.AdamW's implementations. "fused" is what transformers' Trainer picks with torch >= 2.8
+# (training_args.py: default_optim = "adamw_torch_fused"), so it is the default baseline.
+TORCH_ADAMW = {"fused": {"fused": True}, "foreach": {"foreach": True}, "for-loop": {"foreach": False}}
+
+
 def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Callable[[], Any], dict]:
     import torch
 
@@ -290,8 +296,11 @@ def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Cal
 
     model.train()
     optim = AdamWConfig()
+    impl = job.get("options", {}).get("adamw", "fused")
+    applied["adamw"] = impl
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=optim.lr,
-                                  betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay)
+                                  betas=optim.betas, eps=optim.eps, weight_decay=optim.weight_decay,
+                                  **TORCH_ADAMW[impl])
 
     def train_step():
         optimizer.zero_grad(set_to_none=True)

@@ -1,13 +1,17 @@
-"""torch's AdamW through MindSpore's fused AdamWeightDecay kernel (the rescaling: zoo/ms/optim.py)."""
+"""torch's AdamW in one kernel per parameter: zoo's in-place aot kernel on CPU float32, MindSpore's fused
+AdamWeightDecay elsewhere (with the rescaling in zoo/ms/optim.py)."""
 
 from __future__ import annotations
 
 import mindspore as ms
+import numpy as np
 from mindspore import Parameter, ParameterTuple, Tensor, nn, ops
 
+from zoo.ms import cpu_kernels
 from zoo.ms.optim import AdamWConfig
 
 _update = ops.MultitypeFuncGraph("adamw_update")
+_update_in_place = ops.MultitypeFuncGraph("adamw_update_in_place")
 
 
 @_update.register("Function", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor",
@@ -17,8 +21,15 @@ def _update_one(kernel, lr, beta1, beta2, eps, decay, param, exp_avg, exp_avg_sq
     return True
 
 
+@_update_in_place.register("Function", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor")
+def _update_one_in_place(kernel, hyper, step, param, exp_avg, exp_avg_sq, grad):
+    return kernel(param, exp_avg, exp_avg_sq, grad.astype(param.dtype), hyper, step)
+
+
 class FusedAdamW(nn.Cell):
-    """One fused kernel per parameter; lr, eps and decay rescaled per step so the update is torch's."""
+    """One kernel per parameter and step. On CPU (float32) zoo's aot kernel computes torch's update
+    itself; elsewhere AdamWeightDecay gets lr, eps and decay rescaled per step so that its update is
+    torch's."""
 
     def __init__(self, params, config: AdamWConfig) -> None:
         super().__init__()
@@ -31,12 +42,19 @@ class FusedAdamW(nn.Cell):
         self.beta2 = Tensor(config.betas[1], ms.float32)
         self.eps = Tensor(config.eps, ms.float32)
         self.weight_decay = Tensor(config.weight_decay, ms.float32)
+        self.hyper = Tensor(np.array([config.lr, *config.betas, config.eps, config.weight_decay], np.float64))
+        dtypes = {p.dtype for p in self.parameters}
+        self.cpu_kernel = (cpu_kernels.for_cell(cpu_kernels.adamw_op, dtypes.pop())
+                           if len(dtypes) == 1 else None)
         self.kernel = ops.AdamWeightDecay()
         self.map = ops.HyperMap()
 
     def construct(self, grads):
         step = self.step + 1.0
         ops.assign(self.step, step)
+        if self.cpu_kernel is not None:
+            return self.map(ops.partial(_update_in_place, self.cpu_kernel, self.hyper, step),
+                            self.parameters, self.exp_avg, self.exp_avg_sq, grads)
         bias1 = 1.0 - ops.pow(self.beta1, step)              # 1 - b1^t
         bias2_sqrt = ops.sqrt(1.0 - ops.pow(self.beta2, step))  # sqrt(1 - b2^t)
         lr = self.lr * bias2_sqrt / bias1
