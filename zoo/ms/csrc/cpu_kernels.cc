@@ -90,13 +90,25 @@ void GeluGradScalar(const float *x, const float *dy, float *dx, int64_t n) {
   }
 }
 
+// AVX2 + FMA code paths, chosen at run time on what the CPU supports. (Not GCC's
+// target_clones("arch=haswell"): it dispatches on the CPU model, and an AMD EPYC got the baseline.)
+#if defined(__x86_64__)
+#define ZOO_AVX2 __attribute__((target("avx2,fma")))
+bool HasAvx2Fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+#else
+#define ZOO_AVX2
+bool HasAvx2Fma() { return false; }
+#endif
+
 #if defined(__x86_64__)
 bool HasAvx2VectorMath() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && _ZGVdN8v_erff != nullptr &&
-         _ZGVdN8v_expf != nullptr;
+  return HasAvx2Fma() && _ZGVdN8v_erff != nullptr && _ZGVdN8v_expf != nullptr;
 }
 
-__attribute__((target("avx2,fma"))) void GeluAvx2(const float *x, float *y, int64_t n) {
+ZOO_AVX2 void GeluAvx2(const float *x, float *y, int64_t n) {
   const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(kInvSqrt2);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -107,7 +119,7 @@ __attribute__((target("avx2,fma"))) void GeluAvx2(const float *x, float *y, int6
   GeluScalar(x + i, y + i, n - i);
 }
 
-__attribute__((target("avx2,fma"))) void GeluGradAvx2(const float *x, const float *dy, float *dx, int64_t n) {
+ZOO_AVX2 void GeluGradAvx2(const float *x, const float *dy, float *dx, int64_t n) {
   const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), c = _mm256_set1_ps(kInvSqrt2);
   const __m256 minus_half = _mm256_set1_ps(-0.5f), inv_sqrt_2pi = _mm256_set1_ps(kInvSqrt2Pi);
   int64_t i = 0;
@@ -124,16 +136,23 @@ __attribute__((target("avx2,fma"))) void GeluGradAvx2(const float *x, const floa
 bool HasAvx2VectorMath() { return false; }
 #endif
 
-// Rows [begin, end) of a (rows, d) LayerNorm. Cloned for AVX2 and baseline x86 / other CPUs.
-#if defined(__x86_64__)
-#define ZOO_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define ZOO_CLONES
-#endif
+// The loops below are compiled twice, for AVX2 + FMA and for the baseline; the CPU picks at run time.
+// A body is always inlined into both of its entry points.
+#define ZOO_INLINE inline __attribute__((always_inline))
+// NAME(PARAMS) runs NAME##Body(ARGS) built for AVX2 + FMA where the CPU has both, else for the baseline.
+#define ZOO_DISPATCH(NAME, PARAMS, ARGS)               \
+  ZOO_AVX2 void NAME##Avx2 PARAMS { NAME##Body ARGS; } \
+  void NAME##Base PARAMS { NAME##Body ARGS; }          \
+  void NAME PARAMS {                                   \
+    if (HasAvx2Fma())                                  \
+      NAME##Avx2 ARGS;                                 \
+    else                                               \
+      NAME##Base ARGS;                                 \
+  }
 
 constexpr int kLanes = 8;  // independent partial sums: vectorisable without reassociation flags
 
-ZOO_CLONES float RowSum(const float *x, int64_t d) {
+ZOO_INLINE float RowSum(const float *x, int64_t d) {
   float acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
   for (; j + kLanes <= d; j += kLanes)
@@ -144,7 +163,7 @@ ZOO_CLONES float RowSum(const float *x, int64_t d) {
   return total;
 }
 
-ZOO_CLONES float RowCentredSquares(const float *x, float mean, int64_t d) {
+ZOO_INLINE float RowCentredSquares(const float *x, float mean, int64_t d) {
   float acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
   for (; j + kLanes <= d; j += kLanes)
@@ -158,13 +177,14 @@ ZOO_CLONES float RowCentredSquares(const float *x, float mean, int64_t d) {
   return total;
 }
 
-void RowMoments(const float *x, int64_t d, float eps, float *mean, float *rstd) {
+ZOO_INLINE void RowMoments(const float *x, int64_t d, float eps, float *mean, float *rstd) {
   *mean = RowSum(x, d) / static_cast<float>(d);
   *rstd = 1.0f / std::sqrt(RowCentredSquares(x, *mean, d) / static_cast<float>(d) + eps);
 }
 
-ZOO_CLONES void LayerNormRows(const float *x, const float *w, const float *b, float eps, float *y, int64_t d,
-                              int64_t begin, int64_t end) {
+// Rows [begin, end) of a (rows, d) LayerNorm.
+ZOO_INLINE void LayerNormRowsBody(const float *x, const float *w, const float *b, float eps, float *y, int64_t d,
+                                  int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float *xr = x + r * d;
     float *yr = y + r * d;
@@ -174,9 +194,14 @@ ZOO_CLONES void LayerNormRows(const float *x, const float *w, const float *b, fl
   }
 }
 
+ZOO_DISPATCH(LayerNormRows,
+             (const float *x, const float *w, const float *b, float eps, float *y, int64_t d, int64_t begin,
+              int64_t end),
+             (x, w, b, eps, y, d, begin, end))
+
 // dx for rows [begin, end); dw / db partial sums of these rows added into dw_part / db_part.
-ZOO_CLONES void LayerNormGradRows(const float *x, const float *w, float eps, const float *dy, float *dx,
-                                  float *dw_part, float *db_part, int64_t d, int64_t begin, int64_t end) {
+ZOO_INLINE void LayerNormGradRowsBody(const float *x, const float *w, float eps, const float *dy, float *dx,
+                                      float *dw_part, float *db_part, int64_t d, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float *xr = x + r * d, *dyr = dy + r * d;
     float *dxr = dx + r * d;
@@ -210,13 +235,18 @@ ZOO_CLONES void LayerNormGradRows(const float *x, const float *w, float eps, con
   }
 }
 
+ZOO_DISPATCH(LayerNormGradRows,
+             (const float *x, const float *w, float eps, const float *dy, float *dx, float *dw_part, float *db_part,
+              int64_t d, int64_t begin, int64_t end),
+             (x, w, eps, dy, dx, dw_part, db_part, d, begin, end))
+
 // One pass of the AdamW update over n elements, in torch's CPU operation order (lerp as one fused
 // multiply-add, addcmul as (w g) g fused onto b2 v, addcdiv left to right). torch's sqrt comes from MKL (within 1 ulp, not
 // always correctly rounded), so results differ from torch's in the last bit of a few elements.
 // restrict, so that the loop vectorises.
-ZOO_CLONES void AdamWRange(float *__restrict p, float *__restrict m, float *__restrict v, const float *__restrict g,
-                           int64_t n, float decay, float one_minus_b1, float b2, float one_minus_b2,
-                           float neg_step_size, float bias2_sqrt, float eps) {
+ZOO_INLINE void AdamWRangeBody(float *__restrict p, float *__restrict m, float *__restrict v,
+                               const float *__restrict g, int64_t n, float decay, float one_minus_b1, float b2,
+                               float one_minus_b2, float neg_step_size, float bias2_sqrt, float eps) {
   for (int64_t i = 0; i < n; ++i) {
     const float mi = std::fma(one_minus_b1, g[i] - m[i], m[i]);
     const float vi = std::fma(one_minus_b2 * g[i], g[i], b2 * v[i]);
@@ -225,6 +255,11 @@ ZOO_CLONES void AdamWRange(float *__restrict p, float *__restrict m, float *__re
     p[i] = p[i] * decay + neg_step_size * mi / (std::sqrt(vi) / bias2_sqrt + eps);
   }
 }
+
+ZOO_DISPATCH(AdamWRange,
+             (float *p, float *m, float *v, const float *g, int64_t n, float decay, float one_minus_b1, float b2,
+              float one_minus_b2, float neg_step_size, float bias2_sqrt, float eps),
+             (p, m, v, g, n, decay, one_minus_b1, b2, one_minus_b2, neg_step_size, bias2_sqrt, eps))
 
 int64_t Elements(int ndim, const int64_t *shape) {
   int64_t n = 1;
