@@ -8,8 +8,8 @@ import torch
 
 ms = pytest.importorskip("mindspore")
 
-from zoo.ms import cpu_kernels  # noqa: E402
-from zoo.ms.layers import GELU, gelu  # noqa: E402
+from zoo.ms import cpu_kernels, layers  # noqa: E402
+from zoo.ms.layers import GELU, causal_lm_loss, cross_entropy, gelu, use_cpu_cross_entropy  # noqa: E402
 
 
 def _inputs() -> np.ndarray:
@@ -146,3 +146,66 @@ def test_linear_kernel_matches_fp64_torch(mode, shape):
         assert got.shape == ref.shape, name
         bound = 4 * max(np.abs(theirs - ref).max(), np.abs(ours - ref).max(), 1e-7 * np.abs(ref).max())
         assert np.abs(got - ref).max() <= bound, (name, np.abs(got - ref).max(), bound)
+
+
+class _Loss(ms.nn.Cell):
+    def __init__(self, causal: bool) -> None:
+        super().__init__()
+        self.causal = causal
+        use_cpu_cross_entropy(ms.float32)
+
+    def construct(self, logits, labels):
+        return causal_lm_loss(logits, labels) if self.causal else cross_entropy(logits, labels)
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_cross_entropy_kernel_matches_fp64_torch(mode, causal):
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(2)
+    # a vocabulary that is not a multiple of 8 (scalar tails), large logits (the max shift matters),
+    # and ignored rows
+    batch, seq, vocab = 3, 7, 1001
+    logits = (rng.standard_normal((batch, seq, vocab)) * 8).astype(np.float32)
+    labels = rng.integers(0, vocab, (batch, seq)).astype(np.int32)
+    labels[0, 2] = labels[2, 5] = -100
+    net = _Loss(causal)
+    assert layers._cpu_cross_entropy is not None, cpu_kernels.status()
+    x = logits if causal else logits.reshape(-1, vocab)
+    y = labels if causal else labels.reshape(-1)
+    grad_fn = ms.value_and_grad(net, grad_position=0)
+    if mode == "graph":
+        grad_fn = ms.jit(grad_fn)
+    loss, dx = grad_fn(ms.Tensor(x), ms.Tensor(y))
+
+    def torch_loss(t):
+        if causal:
+            return torch.nn.functional.cross_entropy(t[:, :-1].reshape(-1, vocab),
+                                                     torch.from_numpy(labels[:, 1:].reshape(-1)).long())
+        return torch.nn.functional.cross_entropy(t, torch.from_numpy(y).long())
+
+    ref = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    ref_loss = torch_loss(ref)
+    ref_loss.backward()
+    fp32 = torch.from_numpy(x).requires_grad_()
+    fp32_loss = torch_loss(fp32)
+    fp32_loss.backward()
+    torch_err = max(abs(float(fp32_loss) - float(ref_loss)), 1e-7 * abs(float(ref_loss)))
+    assert abs(float(loss.asnumpy()) - float(ref_loss)) <= 4 * torch_err
+    grad_err = np.abs(fp32.grad.numpy() - ref.grad.numpy()).max()
+    assert np.abs(dx.asnumpy() - ref.grad.numpy()).max() <= 4 * max(grad_err, 1e-9)
+
+
+def test_cross_entropy_kernel_edge_cases():
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    net = _Loss(False)
+    logits = np.zeros((2, 5), np.float32)
+    # every row ignored: NaN, as torch
+    assert np.isnan(float(net(ms.Tensor(logits), ms.Tensor(np.array([-100, -100], np.int32))).asnumpy()))
+    # a NaN logit makes the loss NaN, not something finite
+    bad = logits.copy()
+    bad[1, 3] = np.nan
+    assert np.isnan(float(net(ms.Tensor(bad), ms.Tensor(np.array([0, 1], np.int32))).asnumpy()))
+    # a label outside the vocabulary is refused by the kernel, not read out of bounds
+    with pytest.raises(RuntimeError):
+        net(ms.Tensor(logits), ms.Tensor(np.array([0, 5], np.int32))).asnumpy()

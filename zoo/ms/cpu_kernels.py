@@ -233,3 +233,25 @@ def adamw_op():
             self.add_prim_attr("side_effect_mem", True)
 
     return InPlaceAdamW()
+
+
+IGNORE_INDEX = -100
+
+
+def cross_entropy_op():
+    """Mean cross-entropy of logits (n, V) against int32 labels (n), rows labelled -100 left out, as
+    one Custom op with a one-kernel gradient; called as op(logits, labels, ignore_index[1]) and
+    returning (loss[1], per-row (max, log-sum-exp of the shifted row)). None when unavailable."""
+    path = library()
+    if path is None:
+        return None
+    from mindspore import ops
+
+    grad = ops.Custom(f"{path}:CrossEntropyGrad", out_shape=lambda x, labels, ignore, stats, dloss: x,
+                      out_dtype=lambda x, labels, ignore, stats, dloss: x, func_type="aot")
+
+    def bprop(logits, labels, ignore, out, dout):
+        return grad(logits, labels, ignore, out[1], dout[0]), ops.zeros_like(labels), ops.zeros_like(ignore)
+
+    return ops.Custom(f"{path}:CrossEntropy", out_shape=lambda x, labels, ignore: ([1], [x[0], 2]),
+                      out_dtype=lambda x, labels, ignore: (x, x), func_type="aot", bprop=bprop)

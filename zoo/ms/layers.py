@@ -233,9 +233,34 @@ def causal_padding_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
     return (1.0 - keep) * lowest
 
 
+# The losses are plain functions (the families export them as `loss`), and graph mode compiles them
+# with the value this global has then. The families' model inits set it (use_cpu_cross_entropy), so
+# a float32 model built on CPU trains with the cross-entropy kernel of zoo/ms/cpu_kernels.py: fused
+# log-softmax and NLL, one pass each way, where the composed ops (one-hot Equal, ReduceMax, Exp, Sub,
+# Neg ... over B x T x V) took ~0.5 s of an OPT-350m-shaped train step.
+_cpu_cross_entropy = None
+_IGNORE_INDEX = Tensor([cpu_kernels.IGNORE_INDEX], ms.int32)
+
+
+def use_cpu_cross_entropy(dtype) -> None:
+    global _cpu_cross_entropy
+    if _cpu_cross_entropy is None:
+        _cpu_cross_entropy = cpu_kernels.for_cell(cpu_kernels.cross_entropy_op, dtype)
+
+
+def cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy of (N, V) logits against (N,) labels; rows labelled -100 are left out."""
+    if _cpu_cross_entropy is not None and logits.dtype == ms.float32:
+        return _cpu_cross_entropy(logits, labels.astype(ms.int32), _IGNORE_INDEX)[0].reshape(())
+    return ops.cross_entropy(logits, labels.astype(ms.int32), ignore_index=cpu_kernels.IGNORE_INDEX)
+
+
 def causal_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
-    vocab = logits.shape[-1]
-    shifted_logits = logits[:, :-1].reshape(-1, vocab).astype(ms.float32)
-    shifted_labels = labels[:, 1:].reshape(-1).astype(ms.int32)
-    return ops.cross_entropy(shifted_logits, shifted_labels, ignore_index=-100)
+    """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest.
+
+    The labels are shifted, not the logits: the last position gets -100, and the B x T x V logits are
+    not copied."""
+    batch, _, vocab = logits.shape
+    last = ops.full((batch, 1), cpu_kernels.IGNORE_INDEX, dtype=ms.int32)
+    shifted_labels = ops.concat((labels[:, 1:].astype(ms.int32), last), 1)
+    return cross_entropy(logits.reshape(-1, vocab).astype(ms.float32), shifted_labels.reshape(-1))

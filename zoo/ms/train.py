@@ -12,6 +12,7 @@ import numpy as np
 from mindspore import Tensor, nn, ops
 
 from zoo.distributed import ms_grad_reducer
+from zoo.ms.layers import cross_entropy
 from zoo.ms.optim import AdamWConfig, adamw
 
 
@@ -25,7 +26,7 @@ def classification_loss(logits: Tensor, labels: Tensor, valid: Tensor) -> Tensor
 def causal_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
     """Mean next-token cross-entropy; labels are already shifted (labels[t] follows input_ids[t])."""
     vocab = logits.shape[-1]
-    return ops.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
+    return cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
 
 
 LOSSES = {"sequence-classification": classification_loss, "causal-lm": causal_lm_loss}

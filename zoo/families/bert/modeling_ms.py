@@ -12,11 +12,13 @@ from zoo.ms.layers import (
     LayerNorm,
     Linear,
     attention,
+    cross_entropy,
     mask_min,
     merge_heads,
     padding_mask_to_additive,
     relu,
     split_heads,
+    use_cpu_cross_entropy,
 )
 
 
@@ -166,6 +168,7 @@ class BertForSequenceClassification(nn.Cell):
         super().__init__()
         self.encoder = BertModel(config, dtype)
         self.head = BertClassificationHead(config, dtype)
+        use_cpu_cross_entropy(dtype)
 
     def construct(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor):
         hidden = self.encoder(input_ids, attention_mask, token_type_ids)
@@ -181,4 +184,4 @@ def build(config: BertConfig, dtype=ms.float32) -> nn.Cell:
 
 def loss(logits: Tensor, labels: Tensor) -> Tensor:
     """Mean cross-entropy over the batch (transformers' single-label classification loss)."""
-    return ops.cross_entropy(logits, labels.astype(ms.int32))
+    return cross_entropy(logits, labels)

@@ -32,6 +32,7 @@ from zoo.ms.layers import (
     rotary_tables,
     split_heads,
     swiglu,
+    use_cpu_cross_entropy,
 )
 
 
@@ -158,6 +159,7 @@ class OLMoForCausalLM(nn.Cell):
         self.lm_head = (None if config.tie_word_embeddings
                         else Linear(config.hidden_size, config.embedding_size, bias=False, dtype=dtype))
         self.matmul = ops.MatMul(transpose_b=True)
+        use_cpu_cross_entropy(dtype)
 
     def head(self, hidden: Tensor) -> Tensor:
         if self.lm_head is not None:

@@ -22,6 +22,7 @@ from zoo.ms.layers import (
     merge_heads,
     relu,
     split_heads,
+    use_cpu_cross_entropy,
 )
 
 
@@ -161,6 +162,7 @@ class OPTForCausalLM(nn.Cell):
         self.lm_head = (None if config.tie_word_embeddings
                         else Linear(config.word_embed_proj_dim, config.vocab_size, bias=False, dtype=dtype))
         self.matmul = ops.MatMul(transpose_b=True)
+        use_cpu_cross_entropy(dtype)
 
     def head(self, hidden: Tensor) -> Tensor:
         if self.lm_head is not None:

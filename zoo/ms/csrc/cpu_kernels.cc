@@ -9,6 +9,11 @@
 // p <- p (1 - lr wd); m <- m + (1 - b1)(g - m); v <- b2 v + (1 - b2) g^2;
 // p <- p - lr / (1 - b1^t) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps)),
 // one pass over p, m, v and g (MindSpore's fused AdamWeightDecay ran at ~5 GB/s here).
+// Cross-entropy over rows of logits x (n, V) with integer labels, rows labelled ignore_index left
+// out: loss = mean over kept rows of (m_r - x[r, label_r]) + s_r, m_r = max_j x[r, j],
+// s_r = log sum_j exp(x[r, j] - m_r); its gradient dx[r, j] = dloss (exp((x[r, j] - m_r) - s_r)
+// - [j = label_r]) / kept, 0 on ignored rows. m and s are kept apart (not m + s): s is small, so
+// the softmax in the gradient keeps float32's precision.
 // LayerNorm over the last axis, y = (x - mean) r w + b with r = 1 / sqrt(var + eps) (two passes
 // per row, biased variance, as torch), and its gradient: with xh = (x - mean) r and g = dy w,
 // dx = r (g - mean(g) - xh mean(g xh)), dw = sum over rows of dy xh, db = sum over rows of dy.
@@ -261,6 +266,72 @@ ZOO_DISPATCH(AdamWRange,
               float one_minus_b2, float neg_step_size, float bias2_sqrt, float eps),
              (p, m, v, g, n, decay, one_minus_b1, b2, one_minus_b2, neg_step_size, bias2_sqrt, eps))
 
+// (max, log sum exp(x - max)) of one row (scalar libm path).
+void RowLogSumExpScalar(const float *x, int64_t v, float *stats) {
+  float top = x[0];
+  for (int64_t j = 1; j < v; ++j) top = std::max(top, x[j]);
+  float total = 0;
+  for (int64_t j = 0; j < v; ++j) total += expf(x[j] - top);
+  stats[0] = top;
+  stats[1] = std::log(total);
+}
+
+void SoftmaxMinusOneHotScalar(const float *x, const float *stats, float scale, float *dx, int64_t v) {
+  for (int64_t j = 0; j < v; ++j) dx[j] = scale * expf((x[j] - stats[0]) - stats[1]);
+}
+
+#if defined(__x86_64__)
+ZOO_AVX2 void RowLogSumExpAvx2(const float *x, int64_t v, float *stats) {
+  if (v < kLanes) return RowLogSumExpScalar(x, v, stats);
+  __m256 lane_top = _mm256_loadu_ps(x);
+  int64_t j = kLanes;
+  for (; j + kLanes <= v; j += kLanes) lane_top = _mm256_max_ps(lane_top, _mm256_loadu_ps(x + j));
+  float lanes[kLanes];
+  _mm256_storeu_ps(lanes, lane_top);
+  float top = lanes[0];
+  for (int l = 1; l < kLanes; ++l) top = std::max(top, lanes[l]);
+  for (; j < v; ++j) top = std::max(top, x[j]);
+  const __m256 shift = _mm256_set1_ps(top);
+  __m256 sum = _mm256_setzero_ps();
+  for (j = 0; j + kLanes <= v; j += kLanes)
+    sum = _mm256_add_ps(sum, _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift)));
+  _mm256_storeu_ps(lanes, sum);
+  float total = 0;
+  for (; j < v; ++j) total += expf(x[j] - top);
+  for (int l = 0; l < kLanes; ++l) total += lanes[l];
+  stats[0] = top;
+  stats[1] = std::log(total);
+}
+
+ZOO_AVX2 void SoftmaxMinusOneHotAvx2(const float *x, const float *stats, float scale, float *dx, int64_t v) {
+  const __m256 top = _mm256_set1_ps(stats[0]), log_total = _mm256_set1_ps(stats[1]), k = _mm256_set1_ps(scale);
+  int64_t j = 0;
+  for (; j + kLanes <= v; j += kLanes) {
+    __m256 shifted = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), top), log_total);
+    _mm256_storeu_ps(dx + j, _mm256_mul_ps(k, _ZGVdN8v_expf(shifted)));
+  }
+  SoftmaxMinusOneHotScalar(x + j, stats, scale, dx + j, v - j);
+}
+#endif
+
+void RowLogSumExp(const float *x, int64_t v, float *stats) {
+#if defined(__x86_64__)
+  if (HasAvx2VectorMath()) return RowLogSumExpAvx2(x, v, stats);
+#endif
+  RowLogSumExpScalar(x, v, stats);
+}
+
+// dx = scale (softmax(x) - onehot(label)) for one row.
+void SoftmaxMinusOneHot(const float *x, const float *stats, int64_t label, float scale, float *dx, int64_t v) {
+#if defined(__x86_64__)
+  if (HasAvx2VectorMath())
+    SoftmaxMinusOneHotAvx2(x, stats, scale, dx, v);
+  else
+#endif
+    SoftmaxMinusOneHotScalar(x, stats, scale, dx, v);
+  dx[label] -= scale;
+}
+
 int64_t Elements(int ndim, const int64_t *shape) {
   int64_t n = 1;
   for (int d = 0; d < ndim; ++d) n *= shape[d];
@@ -417,6 +488,62 @@ int AdamW(int nparam, void **params, int *ndims, int64_t **shapes, const char **
                neg_step_size, bias2_sqrt, feps);
   });
   *static_cast<float *>(params[6]) = 1.0f;
+  return 0;
+}
+
+// params: logits (n, V) float32, labels (n) int32, ignore_index (1) int32; loss (1), stats (n, 2) float32
+// (row max, log sum exp of the shifted row).
+// Returns 2 for a label outside [0, V) that is not ignore_index.
+int CrossEntropy(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 5 || std::strcmp(dtypes[0], "float32") != 0 || std::strcmp(dtypes[1], "int32") != 0 ||
+      std::strcmp(dtypes[2], "int32") != 0 || ndims[0] != 2)
+    return 1;
+  const int64_t n = shapes[0][0], v = shapes[0][1];
+  if (Elements(ndims[1], shapes[1]) != n || v < 1) return 1;
+  const float *x = static_cast<const float *>(params[0]);
+  const int32_t *labels = static_cast<const int32_t *>(params[1]);
+  const int32_t ignore = *static_cast<const int32_t *>(params[2]);
+  float *loss = static_cast<float *>(params[3]), *stats = static_cast<float *>(params[4]);
+  for (int64_t r = 0; r < n; ++r)
+    if (labels[r] != ignore && (labels[r] < 0 || labels[r] >= v)) return 2;
+  ParallelFor(n, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      stats[2 * r] = stats[2 * r + 1] = 0.0f;
+      if (labels[r] != ignore) RowLogSumExp(x + r * v, v, stats + 2 * r);
+    }
+  }, std::max<int64_t>(1, kMinChunk / v));
+  double total = 0;  // in row order: the same sum for any thread count
+  int64_t kept = 0;
+  for (int64_t r = 0; r < n; ++r)
+    if (labels[r] != ignore) {
+      total += static_cast<double>(stats[2 * r]) - x[r * v + labels[r]] + stats[2 * r + 1];
+      ++kept;
+    }
+  *loss = static_cast<float>(total / static_cast<double>(kept));  // no kept row: NaN, as torch
+  return 0;
+}
+
+// params: logits (n, V), labels (n), ignore_index (1), stats (n, 2), dloss (1); dlogits (n, V)
+int CrossEntropyGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 6 || ndims[0] != 2) return 1;
+  const int64_t n = shapes[0][0], v = shapes[0][1];
+  const float *x = static_cast<const float *>(params[0]);
+  const int32_t *labels = static_cast<const int32_t *>(params[1]);
+  const int32_t ignore = *static_cast<const int32_t *>(params[2]);
+  const float *stats = static_cast<const float *>(params[3]);
+  const float dloss = *static_cast<const float *>(params[4]);
+  float *dx = static_cast<float *>(params[5]);
+  int64_t kept = 0;
+  for (int64_t r = 0; r < n; ++r) kept += labels[r] != ignore;
+  const float scale = kept ? static_cast<float>(static_cast<double>(dloss) / static_cast<double>(kept)) : 0.0f;
+  ParallelFor(n, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      if (labels[r] == ignore)
+        std::memset(dx + r * v, 0, sizeof(float) * v);
+      else
+        SoftmaxMinusOneHot(x + r * v, stats + 2 * r, labels[r], scale, dx + r * v, v);
+    }
+  }, std::max<int64_t>(1, kMinChunk / v));
   return 0;
 }
 
