@@ -168,9 +168,12 @@ def merge_heads(x: Tensor) -> Tensor:
     return ops.transpose(x, (0, 2, 1, 3)).reshape(batch, seq, heads * head_dim)
 
 
+_MATMUL_NT = ops.BatchMatMul(transpose_b=True)  # q k^T without a Transpose kernel (forward and backward)
+
+
 def attention(q: Tensor, k: Tensor, v: Tensor, additive_mask: Tensor, scale: float) -> Tensor:
     """softmax(q k^T * scale + mask) v on (B, H, S, D) tensors; the composed path for every device."""
-    scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * scale + additive_mask
+    scores = _MATMUL_NT(q, k) * scale + additive_mask
     return ops.matmul(ops.softmax(scores, -1), v)
 
 
