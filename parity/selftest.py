@@ -33,13 +33,8 @@ def _norm_epsilon(net) -> None:
 
 
 def _swapped_qk(net) -> None:
-    from zoo.ms.layers import attention, merge_heads, split_heads
-
     def construct(self, x, additive_mask):
-        q = split_heads(self.k_proj(x), self.num_heads)
-        k = split_heads(self.q_proj(x), self.num_heads)
-        v = split_heads(self.v_proj(x), self.num_heads)
-        return self.out_proj(merge_heads(attention(q, k, v, additive_mask, self.scale)))
+        return self.out_proj(self.attend(self.k_proj(x), self.q_proj(x), self.v_proj(x), additive_mask))
 
     cell = net.encoder.layers[1].attention
     cell.construct = types.MethodType(construct, cell)

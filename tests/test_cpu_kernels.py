@@ -209,3 +209,102 @@ def test_cross_entropy_kernel_edge_cases():
     # a label outside the vocabulary is refused by the kernel, not read out of bounds
     with pytest.raises(RuntimeError):
         net(ms.Tensor(logits), ms.Tensor(np.array([0, 5], np.int32))).asnumpy()
+
+
+class _WeightedAttention(ms.nn.Cell):
+    """sum(HeadsAttention(q, k, v, mask) * dy): its gradients are the kernel's backward applied to dy."""
+
+    def __init__(self, heads: int, scale: float) -> None:
+        super().__init__()
+        self.attend = layers.HeadsAttention(heads, scale, ms.float32)
+
+    def construct(self, q, k, v, mask, dy):
+        return (self.attend(q, k, v, mask) * dy).sum()
+
+
+def _torch_attention(q, k, v, mask, heads: int, scale: float):
+    batch, seq, width = q.shape
+
+    def split(t):
+        return t.reshape(batch, seq, heads, width // heads).transpose(1, 2)
+
+    scores = split(q) @ split(k).transpose(-1, -2) * scale + mask
+    return (torch.softmax(scores, -1) @ split(v)).transpose(1, 2).reshape(batch, seq, width)
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+def test_attention_kernel_matches_fp64_torch(mode):
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(4)
+    batch, seq, heads, head_dim = 2, 37, 4, 12            # an odd length: the softmax's scalar tail
+    scale = head_dim ** -0.5
+    q, k, v, dy = (rng.standard_normal((batch, seq, heads * head_dim)).astype(np.float32) * 2 for _ in range(4))
+    keep = np.ones((batch, seq), np.float32)
+    keep[1, -5:] = 0                                      # padded keys in the second sequence
+    mask = ((1.0 - keep) * np.finfo(np.float32).min)[:, None, None, :]
+    net = _WeightedAttention(heads, scale)
+    assert net.attend.use_cpu_kernel, cpu_kernels.status()
+    grad_fn = ms.value_and_grad(net, grad_position=(0, 1, 2))
+    if mode == "graph":
+        grad_fn = ms.jit(grad_fn)
+    out = net.attend(*(ms.Tensor(a) for a in (q, k, v, mask))).asnumpy()
+    _, grads = grad_fn(*(ms.Tensor(a) for a in (q, k, v, mask, dy)))
+
+    def run_torch(dtype):
+        tensors = [torch.from_numpy(a.astype(dtype)).requires_grad_() for a in (q, k, v)]
+        y = _torch_attention(*tensors, torch.from_numpy(mask.astype(dtype)), heads, scale)
+        y.backward(torch.from_numpy(dy.astype(dtype)))
+        return y.detach().numpy(), [t.grad.numpy() for t in tensors]
+
+    y64, g64 = run_torch(np.float64)
+    y32, g32 = run_torch(np.float32)
+    assert np.abs(out - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
+    for name, got, ref, fp32 in zip("qkv", grads, g64, g32, strict=True):
+        assert np.abs(got.asnumpy() - ref).max() <= 4 * max(np.abs(fp32 - ref).max(), 1e-7), name
+    # the composed path on the same inputs (what runs off CPU) agrees as well
+    net.attend.use_cpu_kernel = False
+    composed = net.attend(*(ms.Tensor(a) for a in (q, k, v, mask))).asnumpy()
+    assert np.abs(composed - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
+
+
+class _WeightedSwiGLU(ms.nn.Cell):
+    def __init__(self, gate_first: bool) -> None:
+        super().__init__()
+        self.act = layers.SwiGLU(gate_first, dtype=ms.float32)
+
+    def construct(self, x, dy):
+        return (self.act(x) * dy).sum()
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("gate_first", [False, True])
+def test_swiglu_kernel_matches_fp64_torch(mode, gate_first):
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((3, 5, 2 * 1003)) * 4).astype(np.float32)   # odd half width: scalar tails
+    x[0, 0, :4] = [0.0, -90.0, 90.0, np.inf]                              # exp overflow / underflow
+    x[0, 0, 1003:1007] = [1.5, -2.0, 0.5, 1.0]
+    dy = rng.standard_normal((3, 5, 1003)).astype(np.float32)
+    net = _WeightedSwiGLU(gate_first)
+    assert net.act.use_cpu_kernel, cpu_kernels.status()
+    grad_fn = ms.grad(net, grad_position=0)
+    if mode == "graph":
+        grad_fn = ms.jit(grad_fn)
+    y = net.act(ms.Tensor(x)).asnumpy()
+    dx = grad_fn(ms.Tensor(x), ms.Tensor(dy)).asnumpy()
+
+    def run_torch(dtype):
+        t = torch.from_numpy(x.astype(dtype)).requires_grad_()
+        a, b = t.chunk(2, -1)
+        gate, value = (a, b) if gate_first else (b, a)
+        out = torch.nn.functional.silu(gate) * value
+        out.backward(torch.from_numpy(dy.astype(dtype)))
+        return out.detach().numpy(), t.grad.numpy()
+
+    y64, g64 = run_torch(np.float64)
+    y32, g32 = run_torch(np.float32)
+    finite = np.isfinite(y64)
+    assert np.array_equal(np.isfinite(y), finite)
+    assert np.abs(y[finite] - y64[finite]).max() <= 4 * max(np.abs(y32[finite] - y64[finite]).max(), 1e-7)
+    gfinite = np.isfinite(g64)
+    assert np.abs(dx[gfinite] - g64[gfinite]).max() <= 4 * max(np.abs(g32[gfinite] - g64[gfinite]).max(), 1e-7)

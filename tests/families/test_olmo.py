@@ -210,4 +210,4 @@ def test_no_fused_kernel_is_selected_on_cpu(tiny_checkpoints):
     norms = [c for c in cells if isinstance(c, RMSNorm)]
     assert len(attention) == len(mlps) == 2 and len(norms) == 5
     assert not any(c.fused_attention or c.fused_rotary for c in attention)
-    assert not any(c.fused_swiglu for c in mlps) and not any(c.use_kernel for c in norms)
+    assert not any(c.act.fused for c in mlps) and not any(c.use_kernel for c in norms)

@@ -81,5 +81,5 @@ def test_olmo_cells_pick_kernels_on_ascend(monkeypatch, d_model, heads, dtype, a
     ms_dtype = {"float16": ms.float16, "float32": ms.float32}[dtype]
     cell = OLMoAttention(config, ms_dtype)
     assert (cell.fused_attention, cell.fused_rotary) == (attention, rotary)
-    assert OLMoMLP(config, ms_dtype).fused_swiglu
+    assert OLMoMLP(config, ms_dtype).act.fused
     assert RMSNorm(d_model, dtype=ms_dtype).use_kernel

@@ -177,6 +177,31 @@ def attention(q: Tensor, k: Tensor, v: Tensor, additive_mask: Tensor, scale: flo
     return ops.matmul(ops.softmax(scores, -1), v)
 
 
+class HeadsAttention(nn.Cell):
+    """softmax(q k^T * scale + key mask) v over `num_heads` heads of (B, S, H*D) projections, merged
+    back to (B, S, H*D), for an encoder's key-padding mask (B, 1, 1, S).
+
+    On CPU in float32 it is one kernel of zoo/ms/cpu_kernels.py that reads every head in place (no
+    split / merge transposes, no separate scale, mask add and softmax); elsewhere the composed path."""
+
+    def __init__(self, num_heads: int, scale: float, dtype=ms.float32) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = scale
+        self.cpu_kernel = cpu_kernels.for_cell(lambda: cpu_kernels.attention_op(num_heads), dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None
+        self.kernel_scale = Tensor([scale], ms.float32)
+        self.kernel_heads = Tensor([num_heads], ms.int32)
+
+    def construct(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor) -> Tensor:
+        if self.use_cpu_kernel:
+            batch, seq, _ = q.shape
+            return self.cpu_kernel(q, k, v, key_mask.reshape(batch, seq), self.kernel_scale, self.kernel_heads)[0]
+        heads = self.num_heads
+        out = attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads), key_mask, self.scale)
+        return merge_heads(out)
+
+
 # ----------------------------------------------------------------------------------------------
 # Llama-style pieces (OLMo): RMSNorm, rotary position embedding, SwiGLU. Each picks its Ascend
 # kernel at init through zoo.ms.kernels; the composed ops below are what runs everywhere else.
@@ -217,6 +242,25 @@ def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor, fused: bool = False) -> Te
 
 def silu(x: Tensor) -> Tensor:
     return x * ops.sigmoid(x)
+
+
+class SwiGLU(nn.Cell):
+    """silu(gate) * value on the two halves of a fused projection: the Ascend kernel where it fits
+    (`fused`), the CPU float32 kernel of zoo/ms/cpu_kernels.py (one pass each way instead of
+    Sigmoid, two Muls and their gradients), else the composed `swiglu`."""
+
+    def __init__(self, gate_first: bool, fused: bool = False, dtype=ms.float32) -> None:
+        super().__init__()
+        self.gate_first = gate_first
+        self.fused = fused
+        self.cpu_kernel = None if fused else cpu_kernels.for_cell(cpu_kernels.swiglu_op, dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None
+        self.gate_first_flag = Tensor([int(gate_first)], ms.int32)
+
+    def construct(self, x: Tensor) -> Tensor:
+        if self.use_cpu_kernel:
+            return self.cpu_kernel(x, self.gate_first_flag)
+        return swiglu(x, self.gate_first, self.fused)
 
 
 def swiglu(x: Tensor, gate_first: bool, fused: bool = False) -> Tensor:

@@ -9,15 +9,13 @@ from zoo.families.bert.config import BertConfig
 from zoo.ms.layers import (
     GELU,
     Embedding,
+    HeadsAttention,
     LayerNorm,
     Linear,
-    attention,
     cross_entropy,
     mask_min,
-    merge_heads,
     padding_mask_to_additive,
     relu,
-    split_heads,
     use_cpu_cross_entropy,
 )
 
@@ -54,12 +52,10 @@ class BertAttention(nn.Cell):
         self.k_proj = Linear(width, width, dtype=dtype)
         self.v_proj = Linear(width, width, dtype=dtype)
         self.out_proj = Linear(width, width, dtype=dtype)
+        self.attend = HeadsAttention(self.num_heads, self.scale, dtype)
 
     def construct(self, x: Tensor, additive_mask: Tensor) -> Tensor:
-        q = split_heads(self.q_proj(x), self.num_heads)  # (B, H, S, D)
-        k = split_heads(self.k_proj(x), self.num_heads)
-        v = split_heads(self.v_proj(x), self.num_heads)
-        return self.out_proj(merge_heads(attention(q, k, v, additive_mask, self.scale)))
+        return self.out_proj(self.attend(self.q_proj(x), self.k_proj(x), self.v_proj(x), additive_mask))
 
 
 class BertMLP(nn.Cell):

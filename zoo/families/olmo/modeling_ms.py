@@ -23,6 +23,7 @@ from zoo.ms.layers import (
     LayerNorm,
     Linear,
     RMSNorm,
+    SwiGLU,
     apply_rotary,
     attention,
     causal_lm_loss,
@@ -31,7 +32,6 @@ from zoo.ms.layers import (
     merge_heads,
     rotary_tables,
     split_heads,
-    swiglu,
     use_cpu_cross_entropy,
 )
 
@@ -88,11 +88,11 @@ class OLMoMLP(nn.Cell):
         super().__init__()
         self.ff_proj = Linear(config.hidden_size, config.mlp_hidden_size, bias=False, dtype=dtype)
         self.ff_out = Linear(config.mlp_hidden_size // 2, config.hidden_size, bias=False, dtype=dtype)
-        self.fused_swiglu = kernels.swiglu_fits(kernels.device_name(), kernels.dtype_name(dtype),
-                                                config.mlp_hidden_size)
+        fused = kernels.swiglu_fits(kernels.device_name(), kernels.dtype_name(dtype), config.mlp_hidden_size)
+        self.act = SwiGLU(gate_first=False, fused=fused, dtype=dtype)
 
     def construct(self, x: Tensor) -> Tensor:
-        return self.ff_out(swiglu(self.ff_proj(x), False, self.fused_swiglu))
+        return self.ff_out(self.act(self.ff_proj(x)))
 
 
 class OLMoBlock(nn.Cell):

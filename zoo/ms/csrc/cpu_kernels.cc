@@ -14,6 +14,13 @@
 // s_r = log sum_j exp(x[r, j] - m_r); its gradient dx[r, j] = dloss (exp((x[r, j] - m_r) - s_r)
 // - [j = label_r]) / kept, 0 on ignored rows. m and s are kept apart (not m + s): s is small, so
 // the softmax in the gradient keeps float32's precision.
+// SwiGLU on rows x = [a | b] of width 2h: y = silu(gate) value, (value, gate) = (a, b), or (b, a)
+// with gate_first; silu(g) = g / (1 + exp(-g)) as torch writes it. Gradient, with s = 1 / (1 + exp(-g)):
+// dvalue = dy silu(g), dgate = dy value s (1 + g (1 - s)).
+// Multi-head attention from (B, S, H D) projections: per head, P = softmax(scale Q K^T + key mask),
+// O = P V, with no head transposes (each head is a strided block that sgemm reads with leading
+// dimension H D); P is kept for the backward: dV = P^T dO, dS = P (dO V^T - rowsum(P dO V^T)),
+// dQ = scale dS K, dK = scale dS^T Q.
 // LayerNorm over the last axis, y = (x - mean) r w + b with r = 1 / sqrt(var + eps) (two passes
 // per row, biased variance, as torch), and its gradient: with xh = (x - mean) r and g = dy w,
 // dx = r (g - mean(g) - xh mean(g xh)), dw = sum over rows of dy xh, db = sum over rows of dy.
@@ -332,6 +339,111 @@ void SoftmaxMinusOneHot(const float *x, const float *stats, int64_t label, float
   dx[label] -= scale;
 }
 
+// Row softmax in place over n entries (max-shifted; exp from libmvec on the AVX2 path).
+void SoftmaxRowScalar(float *x, int64_t n) {
+  float top = x[0];
+  for (int64_t j = 1; j < n; ++j) top = std::max(top, x[j]);
+  float total = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] = expf(x[j] - top);
+    total += x[j];
+  }
+  for (int64_t j = 0; j < n; ++j) x[j] /= total;
+}
+
+#if defined(__x86_64__)
+ZOO_AVX2 void SoftmaxRowAvx2(float *x, int64_t n) {
+  if (n < kLanes) return SoftmaxRowScalar(x, n);
+  __m256 lane_top = _mm256_loadu_ps(x);
+  int64_t j = kLanes;
+  for (; j + kLanes <= n; j += kLanes) lane_top = _mm256_max_ps(lane_top, _mm256_loadu_ps(x + j));
+  float lanes[kLanes];
+  _mm256_storeu_ps(lanes, lane_top);
+  float top = lanes[0];
+  for (int l = 1; l < kLanes; ++l) top = std::max(top, lanes[l]);
+  for (; j < n; ++j) top = std::max(top, x[j]);
+  const __m256 shift = _mm256_set1_ps(top);
+  __m256 sum = _mm256_setzero_ps();
+  for (j = 0; j + kLanes <= n; j += kLanes) {
+    __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
+    _mm256_storeu_ps(x + j, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  _mm256_storeu_ps(lanes, sum);
+  float total = 0;
+  for (; j < n; ++j) {
+    x[j] = expf(x[j] - top);
+    total += x[j];
+  }
+  for (int l = 0; l < kLanes; ++l) total += lanes[l];
+  const __m256 divisor = _mm256_set1_ps(total);
+  for (j = 0; j + kLanes <= n; j += kLanes) _mm256_storeu_ps(x + j, _mm256_div_ps(_mm256_loadu_ps(x + j), divisor));
+  for (; j < n; ++j) x[j] /= total;
+}
+#endif
+
+void SoftmaxRow(float *x, int64_t n) {
+#if defined(__x86_64__)
+  if (HasAvx2VectorMath()) return SoftmaxRowAvx2(x, n);
+#endif
+  SoftmaxRowScalar(x, n);
+}
+
+void SwiGluScalar(const float *value, const float *gate, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = gate[i] / (1.0f + expf(-gate[i])) * value[i];
+}
+
+void SwiGluGradScalar(const float *value, const float *gate, const float *dy, float *dvalue, float *dgate,
+                      int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = 1.0f + expf(-gate[i]), s = 1.0f / e;
+    dvalue[i] = dy[i] * (gate[i] / e);
+    dgate[i] = dy[i] * value[i] * (s * (1.0f + gate[i] * (1.0f - s)));
+  }
+}
+
+#if defined(__x86_64__)
+ZOO_AVX2 void SwiGluAvx2(const float *value, const float *gate, float *y, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    __m256 g = _mm256_loadu_ps(gate + i);
+    __m256 e = _mm256_add_ps(one, _ZGVdN8v_expf(_mm256_sub_ps(zero, g)));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(g, e), _mm256_loadu_ps(value + i)));
+  }
+  SwiGluScalar(value + i, gate + i, y + i, n - i);
+}
+
+ZOO_AVX2 void SwiGluGradAvx2(const float *value, const float *gate, const float *dy, float *dvalue, float *dgate,
+                             int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    __m256 g = _mm256_loadu_ps(gate + i), d = _mm256_loadu_ps(dy + i);
+    __m256 e = _mm256_add_ps(one, _ZGVdN8v_expf(_mm256_sub_ps(zero, g)));
+    __m256 s = _mm256_div_ps(one, e);
+    _mm256_storeu_ps(dvalue + i, _mm256_mul_ps(d, _mm256_div_ps(g, e)));
+    __m256 slope = _mm256_mul_ps(s, _mm256_add_ps(one, _mm256_mul_ps(g, _mm256_sub_ps(one, s))));
+    _mm256_storeu_ps(dgate + i, _mm256_mul_ps(_mm256_mul_ps(d, _mm256_loadu_ps(value + i)), slope));
+  }
+  SwiGluGradScalar(value + i, gate + i, dy + i, dvalue + i, dgate + i, n - i);
+}
+#endif
+
+void SwiGluRow(const float *value, const float *gate, float *y, int64_t n) {
+#if defined(__x86_64__)
+  if (HasAvx2VectorMath()) return SwiGluAvx2(value, gate, y, n);
+#endif
+  SwiGluScalar(value, gate, y, n);
+}
+
+void SwiGluGradRow(const float *value, const float *gate, const float *dy, float *dvalue, float *dgate, int64_t n) {
+#if defined(__x86_64__)
+  if (HasAvx2VectorMath()) return SwiGluGradAvx2(value, gate, dy, dvalue, dgate, n);
+#endif
+  SwiGluGradScalar(value, gate, dy, dvalue, dgate, n);
+}
+
 int64_t Elements(int ndim, const int64_t *shape) {
   int64_t n = 1;
   for (int d = 0; d < ndim; ++d) n *= shape[d];
@@ -545,6 +657,125 @@ int CrossEntropyGrad(int nparam, void **params, int *ndims, int64_t **shapes, co
     }
   }, std::max<int64_t>(1, kMinChunk / v));
   return 0;
+}
+
+// params: x (..., 2h) float32, gate_first (1) int32; y (..., h)
+int SwiGlu(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 3 || std::strcmp(dtypes[0], "float32") != 0 || std::strcmp(dtypes[1], "int32") != 0 ||
+      std::strcmp(dtypes[2], "float32") != 0 || ndims[0] < 1)
+    return 1;
+  const int64_t width = shapes[0][ndims[0] - 1], half = width / 2;
+  if (width % 2 != 0 || half < 1) return 2;
+  const int64_t rows = Elements(ndims[0], shapes[0]) / width;
+  const float *x = static_cast<const float *>(params[0]);
+  const bool gate_first = *static_cast<const int32_t *>(params[1]) != 0;
+  float *y = static_cast<float *>(params[2]);
+  ParallelFor(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float *a = x + r * width, *b = a + half;
+      SwiGluRow(gate_first ? b : a, gate_first ? a : b, y + r * half, half);
+    }
+  }, std::max<int64_t>(1, kMinChunk / half));
+  return 0;
+}
+
+// params: x (..., 2h), gate_first (1), dy (..., h); dx (..., 2h)
+int SwiGluGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 4 || ndims[0] < 1) return 1;
+  const int64_t width = shapes[0][ndims[0] - 1], half = width / 2;
+  if (width % 2 != 0 || half < 1) return 2;
+  const int64_t rows = Elements(ndims[0], shapes[0]) / width;
+  const float *x = static_cast<const float *>(params[0]);
+  const bool gate_first = *static_cast<const int32_t *>(params[1]) != 0;
+  const float *dy = static_cast<const float *>(params[2]);
+  float *dx = static_cast<float *>(params[3]);
+  ParallelFor(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float *a = x + r * width, *b = a + half;
+      float *da = dx + r * width, *db = da + half;
+      if (gate_first)
+        SwiGluGradRow(b, a, dy + r * half, db, da, half);
+      else
+        SwiGluGradRow(a, b, dy + r * half, da, db, half);
+    }
+  }, std::max<int64_t>(1, kMinChunk / half));
+  return 0;
+}
+
+// params: q, k, v (B, S, W = H D) float32, key_mask (B, S) float32 additive, scale (1) float32,
+// heads (1) int32; out (B, S, W), probs (B, H, S, S)
+int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (dnnl_sgemm == nullptr) return 3;
+  if (nparam != 8 || std::strcmp(dtypes[5], "int32") != 0 || ndims[0] != 3) return 1;
+  for (int i : {0, 1, 2, 3, 4, 6, 7})
+    if (std::strcmp(dtypes[i], "float32") != 0) return 1;
+  const int64_t batch = shapes[0][0], seq = shapes[0][1], width = shapes[0][2];
+  const int64_t heads = *static_cast<const int32_t *>(params[5]);
+  if (heads < 1 || width % heads != 0 || Elements(ndims[3], shapes[3]) != batch * seq) return 2;
+  for (int i = 1; i < 3; ++i)
+    if (Elements(ndims[i], shapes[i]) != batch * seq * width) return 2;
+  const int64_t head_dim = width / heads;
+  const float *q = static_cast<const float *>(params[0]), *k = static_cast<const float *>(params[1]);
+  const float *v = static_cast<const float *>(params[2]), *key_mask = static_cast<const float *>(params[3]);
+  const float scale = *static_cast<const float *>(params[4]);
+  float *out = static_cast<float *>(params[6]), *probs = static_cast<float *>(params[7]);
+  int status = 0;
+  ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / heads, offset = b * seq * width + (bh % heads) * head_dim;
+      float *p = probs + bh * seq * seq;
+      int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, scale, q + offset, width, k + offset, width, 0.0f, p, seq);
+      for (int64_t i = 0; i < seq; ++i) {
+        float *row = p + i * seq;
+        for (int64_t j = 0; j < seq; ++j) row[j] += key_mask[b * seq + j];
+        SoftmaxRow(row, seq);
+      }
+      s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, 1.0f, p, seq, v + offset, width, 0.0f, out + offset, width);
+      if (s != 0) status = 10 + s;
+    }
+  }, 1);
+  return status;
+}
+
+// params: q, k, v, key_mask, scale, heads, probs (B, H, S, S), dout (B, S, W); dq, dk, dv (B, S, W)
+// dP = dO V^T, dV = P^T dO, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q.
+int AttentionGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (dnnl_sgemm == nullptr) return 3;
+  if (nparam != 11 || std::strcmp(dtypes[5], "int32") != 0 || ndims[0] != 3) return 1;
+  const int64_t batch = shapes[0][0], seq = shapes[0][1], width = shapes[0][2];
+  const int64_t heads = *static_cast<const int32_t *>(params[5]);
+  if (heads < 1 || width % heads != 0) return 2;
+  const int64_t head_dim = width / heads;
+  const float *q = static_cast<const float *>(params[0]), *k = static_cast<const float *>(params[1]);
+  const float *v = static_cast<const float *>(params[2]);
+  const float scale = *static_cast<const float *>(params[4]);
+  const float *probs = static_cast<const float *>(params[6]), *dout = static_cast<const float *>(params[7]);
+  float *dq = static_cast<float *>(params[8]), *dk = static_cast<float *>(params[9]);
+  float *dv = static_cast<float *>(params[10]);
+  int status = 0;
+  ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
+    std::vector<float> ds(seq * seq);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t offset = (bh / heads) * seq * width + (bh % heads) * head_dim;
+      const float *p = probs + bh * seq * seq;
+      int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, 1.0f, dout + offset, width, v + offset, width, 0.0f,
+                         ds.data(), seq);
+      s |= dnnl_sgemm('T', 'N', seq, head_dim, seq, 1.0f, p, seq, dout + offset, width, 0.0f, dv + offset, width);
+      for (int64_t i = 0; i < seq; ++i) {
+        const float *pr = p + i * seq;
+        float *dr = ds.data() + i * seq;
+        float dot = 0;
+        for (int64_t j = 0; j < seq; ++j) dot += pr[j] * dr[j];
+        for (int64_t j = 0; j < seq; ++j) dr[j] = pr[j] * (dr[j] - dot);
+      }
+      s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, scale, ds.data(), seq, k + offset, width, 0.0f, dq + offset,
+                      width);
+      s |= dnnl_sgemm('T', 'N', seq, head_dim, seq, scale, ds.data(), seq, q + offset, width, 0.0f, dk + offset,
+                      width);
+      if (s != 0) status = 10 + s;
+    }
+  }, 1);
+  return status;
 }
 
 }  // extern "C"
