@@ -1,10 +1,13 @@
 """The benchmark matrix the README reports: three model shapes x forward / train / decode x every backend.
 
     python -m benchmarks.matrix [--models opt-350m-shape,...] [--backends ...] [--tasks forward,train,decode]
-                                [--steps 5] [--warmup 1] [--variant before --ms-option graph_kernel=false]
+                                [--steps 5] [--warmup 1] [--rounds 3] [--variant before --ms-option graph_kernel=false]
 
 Shapes: forward 8 x 128 and 1 x 512, train step 4 x 128, greedy decode of 32 tokens from a 1 x 128 prompt.
 Each cell is one `benchmarks.runner.run` call (one process per backend); records are appended as they come.
+With `--rounds N` every cell runs N times, the backends in turn forwards then backwards, and the records
+share a session label: the summary reports each backend's median round (on a shared VM the same
+measurement moved by +-30% within minutes).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 
 MODELS = ("distilbert-shape", "datadecide-150m-shape", "opt-350m-shape")
 CELLS = (("forward", 8, 128), ("forward", 1, 512), ("train", 4, 128), ("decode", 1, 128))
@@ -28,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", default="", help="only these cells, e.g. forward:8x128,train:4x128")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="runs per cell, backend order alternating; "
+                                                              "the summary takes each backend's median")
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--variant", default="", help="label stored in options.variant (e.g. before)")
     parser.add_argument("--ms-option", action="append")
@@ -41,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     options = _options(args.ms_option)
     if args.variant:
         options["variant"] = args.variant
+    if args.rounds > 1:
+        options["session"] = "rounds-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     tasks = args.tasks.split(",")
     only = {c.strip() for c in args.cells.split(",") if c.strip()}
     backends = tuple(args.backends.split(","))
@@ -49,14 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         for task, batch, seq in CELLS:
             if task not in tasks or (only and f"{task}:{batch}x{seq}" not in only):
                 continue
-            rows = runner.run(model, backends=backends, tasks=(task,), batch=batch, seq=seq, device=args.device,
-                              dtype=args.dtype, pt_options=pt_options,
-                              new_tokens=args.new_tokens, warmup=args.warmup, steps=args.steps, options=options,
-                              env=_env(args.ms_env), results_root=args.results,
-                              progress=lambda what, m=model, b=batch, s=seq: print(
-                                  f"[{' '.join(f'{x:.1f}' for x in os.getloadavg())}] {m} {b}x{s} {what}",
-                                  file=sys.stderr, flush=True))
-            print(runner.table(rows), flush=True)
+            for round_index in range(args.rounds):
+                order = backends if round_index % 2 == 0 else backends[::-1]
+                rows = runner.run(model, backends=order, tasks=(task,), batch=batch, seq=seq, device=args.device,
+                                  dtype=args.dtype, pt_options=pt_options,
+                                  new_tokens=args.new_tokens, warmup=args.warmup, steps=args.steps,
+                                  options=options, env=_env(args.ms_env), results_root=args.results,
+                                  progress=lambda what, m=model, b=batch, s=seq: print(
+                                      f"[{' '.join(f'{x:.1f}' for x in os.getloadavg())}] {m} {b}x{s} {what}",
+                                      file=sys.stderr, flush=True))
+                print(runner.table(rows), flush=True)
     return 0
 
 

@@ -146,8 +146,9 @@ def run(model: str, backends: Sequence[str] = BACKENDS, tasks: Sequence[str] = (
                 opts.update(options or {})
                 extra_env.update(env or {})
             else:
-                if (options or {}).get("variant"):     # a run's label goes on every backend's record
-                    opts["variant"] = options["variant"]
+                for label in ("variant", "session"):   # a run's labels go on every backend's record
+                    if (options or {}).get(label):
+                        opts[label] = options[label]
                 if backend in ("pt", "pt-compile"):
                     opts.update(pt_options or {})
             job = dict(model=model, backend=backend, task=task, device=device, dtype=dtype, batch=batch, seq=seq,

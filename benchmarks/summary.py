@@ -29,14 +29,25 @@ def variant_of(r: dict) -> str:
 
 
 def latest(rows: list[dict]) -> dict[tuple, dict]:
-    """(model, task, shape, dtype, variant, backend) -> the newest ok record."""
+    """(model, task, shape, dtype, variant, backend) -> the newest ok record; when that record belongs
+    to a session of several rounds (`python -m benchmarks.matrix --rounds N`), the session's median
+    record by tokens/s instead (the lower middle one for an even count)."""
     out: dict[tuple, dict] = {}
+    rounds: dict[tuple, list[dict]] = {}
     for r in rows:
         if r.get("status") != "ok":
             continue
         key = (r["model"], r["task"], shape_of(r), r["dtype"], variant_of(r), r["backend"])
         if key not in out or r["created"] >= out[key]["created"]:
             out[key] = r
+        session = (r.get("options") or {}).get("session")
+        if session:
+            rounds.setdefault((*key, session), []).append(r)
+    for key, newest in out.items():
+        session = (newest.get("options") or {}).get("session")
+        if session:
+            same = sorted(rounds[(*key, session)], key=lambda r: r["tokens_per_s"])
+            out[key] = {**same[(len(same) - 1) // 2], "rounds": len(same)}
     return out
 
 

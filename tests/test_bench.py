@@ -141,3 +141,22 @@ def test_ms_gpu_probe_names_the_cuda_libraries_the_host_lacks(monkeypatch, tmp_p
     assert linked == ["libmindspore_core.so", "libcudart.so.11.0", "libcudnn.so.8", "libc.so.6"]
     unpacked = seen[0][1]                                  # ldd ran on the decompressed plugin
     assert unpacked.endswith("libmindspore_gpu.so.11.6") and Path(unpacked).read_bytes() == b"ELF-ish"
+
+
+def test_summary_takes_the_median_round_of_a_session():
+    from benchmarks.summary import latest
+
+    def record(backend, tokens, created, session=None):
+        options = {"session": session} if session else {}
+        return dict(model="m", task="forward", batch=8, seq=128, dtype="float32", backend=backend, status="ok",
+                    tokens_per_s=tokens, created=created, options=options)
+
+    rows = [record("pt", 100.0, "2026-01-01T00:00:00"),                       # an older single run
+            record("pt", 90.0, "2026-01-02T00:00:01", "s"), record("pt", 150.0, "2026-01-02T00:00:02", "s"),
+            record("pt", 120.0, "2026-01-02T00:00:03", "s"),
+            record("ms-graph", 80.0, "2026-01-02T00:00:01", "s"), record("ms-graph", 60.0, "2026-01-02T00:00:02", "s"),
+            record("ms-graph", 70.0, "2026-01-03T00:00:00")]                   # newer, no session: itself
+    best = latest(rows)
+    pt = best[("m", "forward", "8x128", "float32", "", "pt")]
+    assert (pt["tokens_per_s"], pt["rounds"]) == (120.0, 3)
+    assert best[("m", "forward", "8x128", "float32", "", "ms-graph")]["tokens_per_s"] == 70.0
