@@ -274,9 +274,14 @@ ZOO_DISPATCH(AdamWRange,
              (p, m, v, g, n, decay, one_minus_b1, b2, one_minus_b2, neg_step_size, bias2_sqrt, eps))
 
 // (max, log sum exp(x - max)) of one row (scalar libm path).
-void RowLogSumExpScalar(const float *x, int64_t v, float *stats) {
+float RowMaxScalar(const float *x, int64_t n) {
   float top = x[0];
-  for (int64_t j = 1; j < v; ++j) top = std::max(top, x[j]);
+  for (int64_t j = 1; j < n; ++j) top = std::max(top, x[j]);
+  return top;
+}
+
+void RowLogSumExpScalar(const float *x, int64_t v, float *stats) {
+  const float top = RowMaxScalar(x, v);
   float total = 0;
   for (int64_t j = 0; j < v; ++j) total += expf(x[j] - top);
   stats[0] = top;
@@ -288,19 +293,27 @@ void SoftmaxMinusOneHotScalar(const float *x, const float *stats, float scale, f
 }
 
 #if defined(__x86_64__)
-ZOO_AVX2 void RowLogSumExpAvx2(const float *x, int64_t v, float *stats) {
-  if (v < kLanes) return RowLogSumExpScalar(x, v, stats);
+// Row maximum over n >= kLanes entries, eight lanes at a time.
+ZOO_AVX2 float RowMaxAvx2(const float *x, int64_t n) {
   __m256 lane_top = _mm256_loadu_ps(x);
   int64_t j = kLanes;
-  for (; j + kLanes <= v; j += kLanes) lane_top = _mm256_max_ps(lane_top, _mm256_loadu_ps(x + j));
+  for (; j + kLanes <= n; j += kLanes) lane_top = _mm256_max_ps(lane_top, _mm256_loadu_ps(x + j));
   float lanes[kLanes];
   _mm256_storeu_ps(lanes, lane_top);
   float top = lanes[0];
   for (int l = 1; l < kLanes; ++l) top = std::max(top, lanes[l]);
-  for (; j < v; ++j) top = std::max(top, x[j]);
+  for (; j < n; ++j) top = std::max(top, x[j]);
+  return top;
+}
+
+ZOO_AVX2 void RowLogSumExpAvx2(const float *x, int64_t v, float *stats) {
+  if (v < kLanes) return RowLogSumExpScalar(x, v, stats);
+  const float top = RowMaxAvx2(x, v);
+  float lanes[kLanes];
   const __m256 shift = _mm256_set1_ps(top);
   __m256 sum = _mm256_setzero_ps();
-  for (j = 0; j + kLanes <= v; j += kLanes)
+  int64_t j = 0;
+  for (; j + kLanes <= v; j += kLanes)
     sum = _mm256_add_ps(sum, _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift)));
   _mm256_storeu_ps(lanes, sum);
   float total = 0;
@@ -341,8 +354,7 @@ void SoftmaxMinusOneHot(const float *x, const float *stats, int64_t label, float
 
 // Row softmax in place over n entries (max-shifted; exp from libmvec on the AVX2 path).
 void SoftmaxRowScalar(float *x, int64_t n) {
-  float top = x[0];
-  for (int64_t j = 1; j < n; ++j) top = std::max(top, x[j]);
+  const float top = RowMaxScalar(x, n);
   float total = 0;
   for (int64_t j = 0; j < n; ++j) {
     x[j] = expf(x[j] - top);
@@ -354,17 +366,12 @@ void SoftmaxRowScalar(float *x, int64_t n) {
 #if defined(__x86_64__)
 ZOO_AVX2 void SoftmaxRowAvx2(float *x, int64_t n) {
   if (n < kLanes) return SoftmaxRowScalar(x, n);
-  __m256 lane_top = _mm256_loadu_ps(x);
-  int64_t j = kLanes;
-  for (; j + kLanes <= n; j += kLanes) lane_top = _mm256_max_ps(lane_top, _mm256_loadu_ps(x + j));
+  const float top = RowMaxAvx2(x, n);
   float lanes[kLanes];
-  _mm256_storeu_ps(lanes, lane_top);
-  float top = lanes[0];
-  for (int l = 1; l < kLanes; ++l) top = std::max(top, lanes[l]);
-  for (; j < n; ++j) top = std::max(top, x[j]);
   const __m256 shift = _mm256_set1_ps(top);
   __m256 sum = _mm256_setzero_ps();
-  for (j = 0; j + kLanes <= n; j += kLanes) {
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
     __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + j), shift));
     _mm256_storeu_ps(x + j, e);
     sum = _mm256_add_ps(sum, e);
