@@ -232,16 +232,27 @@ def _torch_attention(q, k, v, mask, heads: int, scale: float):
     return (torch.softmax(scores, -1) @ split(v)).transpose(1, 2).reshape(batch, seq, width)
 
 
+@pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
-def test_attention_kernel_matches_fp64_torch(mode):
+def test_attention_kernel_matches_fp64_torch(mode, causal):
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     rng = np.random.default_rng(4)
     batch, seq, heads, head_dim = 2, 37, 4, 12            # an odd length: the softmax's scalar tail
     scale = head_dim ** -0.5
     q, k, v, dy = (rng.standard_normal((batch, seq, heads * head_dim)).astype(np.float32) * 2 for _ in range(4))
     keep = np.ones((batch, seq), np.float32)
-    keep[1, -5:] = 0                                      # padded keys in the second sequence
-    mask = ((1.0 - keep) * np.finfo(np.float32).min)[:, None, None, :]
+    if causal:
+        keep[1, :5] = 0        # left padding: the first five queries of row 1 see no token (uniform rows)
+    else:
+        keep[1, -5:] = 0       # padded keys in the second sequence
+    lowest = np.finfo(np.float32).min
+    if causal:  # a decoder's (B, 1, S, S) bias, as causal_padding_bias builds it
+        keep_causal = np.tril(np.ones((seq, seq), np.float32))[None, None] * keep[:, None, None, :]
+        mask = ((1.0 - keep_causal) * lowest).astype(np.float32)
+        np.testing.assert_array_equal(
+            layers.causal_padding_bias(ms.Tensor(keep), ms.float32, layers.mask_min(ms.float32)).asnumpy(), mask)
+    else:       # an encoder's key mask (B, 1, 1, S)
+        mask = ((1.0 - keep) * lowest)[:, None, None, :]
     net = _WeightedAttention(heads, scale)
     assert net.attend.use_cpu_kernel, cpu_kernels.status()
     grad_fn = ms.value_and_grad(net, grad_position=(0, 1, 2))
@@ -258,6 +269,8 @@ def test_attention_kernel_matches_fp64_torch(mode):
 
     y64, g64 = run_torch(np.float64)
     y32, g32 = run_torch(np.float32)
+    if causal:  # a query that sees no token averages every value, as the composed bias makes it do
+        np.testing.assert_allclose(out[1, :5], np.broadcast_to(v[1].mean(0), (5, heads * head_dim)), atol=1e-5)
     assert np.abs(out - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
     for name, got, ref, fp32 in zip("qkv", grads, g64, g32, strict=True):
         assert np.abs(got.asnumpy() - ref).max() <= 4 * max(np.abs(fp32 - ref).max(), 1e-7), name

@@ -259,10 +259,11 @@ def cross_entropy_op():
 
 
 def attention_op(num_heads: int):
-    """softmax(scale q k^T + key_mask) v for multi-head (B, S, H*D) projections, without the head
+    """softmax(scale q k^T + bias) v for multi-head (B, S, H*D) projections, without the head
     transposes: every head is a strided block that oneDNN's sgemm reads in place. Called as
-    op(q, k, v, key_mask (B, S) additive, scale[1], heads[1] int32), returning (out (B, S, H*D),
-    probabilities (B, H, S, S), kept for the backward). None when unavailable."""
+    op(q, k, v, bias, scale[1], heads[1] int32) with an additive bias (B, 1, 1, S) (a key mask) or
+    (B, 1, S, S) (a decoder's causal bias), returning (out (B, S, H*D), probabilities (B, H, S, S),
+    kept for the backward). None when unavailable."""
     if not has_gemm():
         return None
     from mindspore import ops
@@ -270,11 +271,11 @@ def attention_op(num_heads: int):
     grad = ops.Custom(f"{library()}:AttentionGrad", out_shape=lambda q, k, v, m, s, h, p, do: (q, q, q),
                       out_dtype=lambda q, k, v, m, s, h, p, do: (q, q, q), func_type="aot")
 
-    def bprop(q, k, v, key_mask, scale, heads, out, dout):
-        dq, dk, dv = grad(q, k, v, key_mask, scale, heads, out[1], dout[0])
-        return dq, dk, dv, ops.zeros_like(key_mask), ops.zeros_like(scale), ops.zeros_like(heads)
+    def bprop(q, k, v, bias, scale, heads, out, dout):
+        dq, dk, dv = grad(q, k, v, bias, scale, heads, out[1], dout[0])
+        return dq, dk, dv, ops.zeros_like(bias), ops.zeros_like(scale), ops.zeros_like(heads)
 
-    def shapes(q, k, v, key_mask, scale, heads):
+    def shapes(q, k, v, bias, scale, heads):
         return q, [q[0], num_heads, q[1], q[1]]
 
     return ops.Custom(f"{library()}:Attention", out_shape=shapes, out_dtype=lambda q, *rest: (q, q),

@@ -178,11 +178,12 @@ def attention(q: Tensor, k: Tensor, v: Tensor, additive_mask: Tensor, scale: flo
 
 
 class HeadsAttention(nn.Cell):
-    """softmax(q k^T * scale + key mask) v over `num_heads` heads of (B, S, H*D) projections, merged
-    back to (B, S, H*D), for an encoder's key-padding mask (B, 1, 1, S).
+    """softmax(q k^T * scale + bias) v over `num_heads` heads of (B, S, H*D) projections, merged back
+    to (B, S, H*D). The additive bias is an encoder's key mask (B, 1, 1, S) or a decoder's causal
+    bias (B, 1, S, S).
 
     On CPU in float32 it is one kernel of zoo/ms/cpu_kernels.py that reads every head in place (no
-    split / merge transposes, no separate scale, mask add and softmax); elsewhere the composed path."""
+    split / merge transposes, no separate scale, bias add and softmax); elsewhere the composed path."""
 
     def __init__(self, num_heads: int, scale: float, dtype=ms.float32) -> None:
         super().__init__()
@@ -193,12 +194,11 @@ class HeadsAttention(nn.Cell):
         self.kernel_scale = Tensor([scale], ms.float32)
         self.kernel_heads = Tensor([num_heads], ms.int32)
 
-    def construct(self, q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor) -> Tensor:
+    def construct(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
         if self.use_cpu_kernel:
-            batch, seq, _ = q.shape
-            return self.cpu_kernel(q, k, v, key_mask.reshape(batch, seq), self.kernel_scale, self.kernel_heads)[0]
+            return self.cpu_kernel(q, k, v, bias, self.kernel_scale, self.kernel_heads)[0]
         heads = self.num_heads
-        out = attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads), key_mask, self.scale)
+        out = attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads), bias, self.scale)
         return merge_heads(out)
 
 

@@ -20,6 +20,7 @@ from zoo.ms import kernels
 from zoo.ms.generation import write_cache
 from zoo.ms.layers import (
     Embedding,
+    HeadsAttention,
     LayerNorm,
     Linear,
     RMSNorm,
@@ -59,12 +60,16 @@ class OLMoAttention(nn.Cell):
         self.fused_rotary = kernels.rotary_fits(device, dtype_name, config.head_dim)
         self.fused_attention = kernels.flash_attention_head_fits(device, dtype_name, config.num_heads,
                                                                  config.head_dim)
+        self.attend = HeadsAttention(self.num_heads, self.scale, dtype)  # CPU kernel, whole sequences
+        self.heads_kernel = self.attend.use_cpu_kernel
 
     def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                   cache_positions=None):
         qkv = self.att_proj(x)                                                   # (B, T, 3d)
         if self.clip_qkv is not None:
             qkv = ops.clamp(qkv, -self.clip_qkv, self.clip_qkv)
+        if key_cache is None and self.heads_kernel:
+            return self.attend_in_place(qkv, bias, cos, sin)
         q = split_heads(qkv[:, :, :self.width], self.num_heads)                  # (B, H, T, D)
         k = split_heads(qkv[:, :, self.width:2 * self.width], self.num_heads)
         v = split_heads(qkv[:, :, 2 * self.width:], self.num_heads)
@@ -79,6 +84,17 @@ class OLMoAttention(nn.Cell):
         else:
             out = attention(q, k, v, bias, self.scale)
         return self.attn_out(merge_heads(out)), k, v
+
+    def attend_in_place(self, qkv: Tensor, bias: Tensor, cos: Tensor, sin: Tensor):
+        """The CPU kernel's path: RoPE on (B, T, H, D) views, heads never transposed (cos / sin (T, D))."""
+        batch, seq, _ = qkv.shape
+        heads = self.num_heads
+        cos, sin = cos.reshape(1, seq, 1, -1), sin.reshape(1, seq, 1, -1)
+        q = apply_rotary(qkv[:, :, :self.width].reshape(batch, seq, heads, -1), cos, sin)
+        k = apply_rotary(qkv[:, :, self.width:2 * self.width].reshape(batch, seq, heads, -1), cos, sin)
+        v = qkv[:, :, 2 * self.width:]
+        q, k = q.reshape(batch, seq, self.width), k.reshape(batch, seq, self.width)
+        return self.attn_out(self.attend(q, k, v, bias)), k, v
 
 
 class OLMoMLP(nn.Cell):

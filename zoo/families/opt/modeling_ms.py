@@ -13,6 +13,7 @@ from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
 from zoo.ms.generation import write_cache
 from zoo.ms.layers import (
     Embedding,
+    HeadsAttention,
     LayerNorm,
     Linear,
     attention,
@@ -53,14 +54,17 @@ class OPTAttention(nn.Cell):
         self.k_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.v_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.out_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
+        self.attend = HeadsAttention(self.num_heads, 1.0, dtype)  # whole sequences
 
     def construct(self, x: Tensor, bias: Tensor, key_cache=None, value_cache=None, cache_positions=None):
-        q = split_heads(self.q_proj(x) * self.scale, self.num_heads)  # (B, H, T, D)
-        k = split_heads(self.k_proj(x), self.num_heads)
-        v = split_heads(self.v_proj(x), self.num_heads)
-        if key_cache is not None:                                       # (B, H, L, D) after the write
-            k = write_cache(key_cache, k, cache_positions)
-            v = write_cache(value_cache, v, cache_positions)
+        q = self.q_proj(x) * self.scale                                 # (B, T, H D)
+        k = self.k_proj(x)
+        v = self.v_proj(x)
+        if key_cache is None:                                           # whole sequences: the CPU kernel
+            return self.out_proj(self.attend(q, k, v, bias)), k, v
+        q = split_heads(q, self.num_heads)                              # (B, H, T, D)
+        k = write_cache(key_cache, split_heads(k, self.num_heads), cache_positions)  # (B, H, L, D)
+        v = write_cache(value_cache, split_heads(v, self.num_heads), cache_positions)
         return self.out_proj(merge_heads(attention(q, k, v, bias, 1.0))), k, v
 
 
@@ -172,7 +176,7 @@ class OPTForCausalLM(nn.Cell):
         return logits.reshape(batch, seq, -1)                                                # (B, T, V)
 
     def construct(self, input_ids: Tensor, attention_mask: Tensor):
-        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
+        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)  # (B, 1, S, S)
         return (self.head(self.decoder(input_ids, attention_mask, bias)),)
 
     def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:

@@ -20,7 +20,8 @@
 // Multi-head attention from (B, S, H D) projections: per head, P = softmax(scale Q K^T + key mask),
 // O = P V, with no head transposes (each head is a strided block that sgemm reads with leading
 // dimension H D); P is kept for the backward: dV = P^T dO, dS = P (dO V^T - rowsum(P dO V^T)),
-// dQ = scale dS K, dK = scale dS^T Q.
+// dQ = scale dS K, dK = scale dS^T Q. The additive bias is an encoder's key mask, one row per sequence,
+// or a decoder's causal bias, one row per query.
 // LayerNorm over the last axis, y = (x - mean) r w + b with r = 1 / sqrt(var + eps) (two passes
 // per row, biased variance, as torch), and its gradient: with xh = (x - mean) r and g = dy w,
 // dx = r (g - mean(g) - xh mean(g xh)), dw = sum over rows of dy xh, db = sum over rows of dy.
@@ -709,8 +710,8 @@ int SwiGluGrad(int nparam, void **params, int *ndims, int64_t **shapes, const ch
   return 0;
 }
 
-// params: q, k, v (B, S, W = H D) float32, key_mask (B, S) float32 additive, scale (1) float32,
-// heads (1) int32; out (B, S, W), probs (B, H, S, S)
+// params: q, k, v (B, S, W = H D) float32, bias float32 additive, (B, 1, 1, S) or (B, 1, S, S),
+// scale (1) float32, heads (1) int32; out (B, S, W), probs (B, H, S, S)
 int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (dnnl_sgemm == nullptr) return 3;
   if (nparam != 8 || std::strcmp(dtypes[5], "int32") != 0 || ndims[0] != 3) return 1;
@@ -718,12 +719,15 @@ int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const cha
     if (std::strcmp(dtypes[i], "float32") != 0) return 1;
   const int64_t batch = shapes[0][0], seq = shapes[0][1], width = shapes[0][2];
   const int64_t heads = *static_cast<const int32_t *>(params[5]);
-  if (heads < 1 || width % heads != 0 || Elements(ndims[3], shapes[3]) != batch * seq) return 2;
+  const int64_t bias_size = Elements(ndims[3], shapes[3]);
+  if (bias_size != batch * seq && bias_size != batch * seq * seq) return 2;
+  const int64_t bias_row_stride = bias_size == batch * seq ? 0 : seq;  // one row per sequence, or per query
+  if (heads < 1 || width % heads != 0) return 2;
   for (int i = 1; i < 3; ++i)
     if (Elements(ndims[i], shapes[i]) != batch * seq * width) return 2;
   const int64_t head_dim = width / heads;
   const float *q = static_cast<const float *>(params[0]), *k = static_cast<const float *>(params[1]);
-  const float *v = static_cast<const float *>(params[2]), *key_mask = static_cast<const float *>(params[3]);
+  const float *v = static_cast<const float *>(params[2]), *bias = static_cast<const float *>(params[3]);
   const float scale = *static_cast<const float *>(params[4]);
   float *out = static_cast<float *>(params[6]), *probs = static_cast<float *>(params[7]);
   int status = 0;
@@ -734,7 +738,8 @@ int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const cha
       int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, scale, q + offset, width, k + offset, width, 0.0f, p, seq);
       for (int64_t i = 0; i < seq; ++i) {
         float *row = p + i * seq;
-        for (int64_t j = 0; j < seq; ++j) row[j] += key_mask[b * seq + j];
+        const float *bias_row = bias + b * (bias_row_stride ? seq * seq : seq) + i * bias_row_stride;
+        for (int64_t j = 0; j < seq; ++j) row[j] += bias_row[j];
         SoftmaxRow(row, seq);
       }
       s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, 1.0f, p, seq, v + offset, width, 0.0f, out + offset, width);
@@ -744,7 +749,7 @@ int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const cha
   return status;
 }
 
-// params: q, k, v, key_mask, scale, heads, probs (B, H, S, S), dout (B, S, W); dq, dk, dv (B, S, W)
+// params: q, k, v, bias, scale, heads, probs (B, H, S, S), dout (B, S, W); dq, dk, dv (B, S, W)
 // dP = dO V^T, dV = P^T dO, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q.
 int AttentionGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (dnnl_sgemm == nullptr) return 3;
