@@ -110,7 +110,9 @@ def ms_sync() -> None:
     ms.runtime.synchronize()
 
 
-def ms_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Callable[[], Any], dict]:
+def ms_step(job: dict, spec, random_weights: bool, inputs: dict,
+            prepare: Callable[[Any], None] | None = None) -> tuple[Callable[[], Any], dict]:
+    """A callable that runs one step; `prepare(net)`, if given, edits the built net first (benchmarks.ab)."""
     import mindspore as ms
 
     from zoo.models import build_ms, load_ms
@@ -119,6 +121,8 @@ def ms_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Callab
     graph = job["backend"] == "ms-graph"
     jit_level = job.get("options", {}).get("jit_level", "O0")
     net = build_ms(spec, job["dtype"]) if random_weights else load_ms(spec, job["dtype"])
+    if prepare is not None:
+        prepare(net)
     names = spec.family.INPUT_NAMES
     args = tuple(ms.Tensor(inputs[n].astype(np.int32)) for n in names)
     task = job["task"]

@@ -61,14 +61,13 @@ class OLMoAttention(nn.Cell):
         self.fused_attention = kernels.flash_attention_head_fits(device, dtype_name, config.num_heads,
                                                                  config.head_dim)
         self.attend = HeadsAttention(self.num_heads, self.scale, dtype)  # CPU kernel, whole sequences
-        self.heads_kernel = self.attend.use_cpu_kernel
 
     def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                   cache_positions=None):
         qkv = self.att_proj(x)                                                   # (B, T, 3d)
         if self.clip_qkv is not None:
             qkv = ops.clamp(qkv, -self.clip_qkv, self.clip_qkv)
-        if key_cache is None and self.heads_kernel:
+        if key_cache is None and self.attend.use_cpu_kernel:
             return self.attend_in_place(qkv, bias, cos, sin)
         q = split_heads(qkv[:, :, :self.width], self.num_heads)                  # (B, H, T, D)
         k = split_heads(qkv[:, :, self.width:2 * self.width], self.num_heads)
