@@ -39,10 +39,11 @@ def switch_off(net, kernels: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
-    parser.add_argument("--task", default="forward", choices=["forward", "train"])
+    parser.add_argument("--task", default="forward", choices=["forward", "train", "decode"])
     parser.add_argument("--backend", default="ms-graph", choices=["ms-graph", "ms-pynative"])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--new-tokens", type=int, default=32, help="decode: tokens generated per step")
     parser.add_argument("--off", required=True, help="comma-separated: " + ", ".join(KERNELS))
     parser.add_argument("--pairs", type=int, default=6)
     args = parser.parse_args(argv)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     spec, random_weights = resolve_model(args.model)
     job = dict(model=args.model, backend=args.backend, task=args.task, device="cpu", dtype="float32",
-               batch=args.batch, seq=args.seq, options={})
+               batch=args.batch, seq=args.seq, new_tokens=args.new_tokens, options={})
     inputs = make_inputs(spec, args.batch, args.seq)
     switched: list[int] = []
 

@@ -15,6 +15,7 @@ from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, One, Zero, initializer
 
 from zoo.ms import cpu_kernels, kernels
+from zoo.ms.generation import write_cache
 from zoo.pt.layers import rotary_tables  # noqa: F401 - numpy only: one table for both twins
 
 
@@ -190,7 +191,8 @@ class HeadsAttention(nn.Cell):
         self.num_heads = num_heads
         self.scale = scale
         self.cpu_kernel = cpu_kernels.for_cell(lambda: cpu_kernels.attention_op(num_heads), dtype)
-        self.use_cpu_kernel = self.cpu_kernel is not None
+        self.cached_kernel = cpu_kernels.for_cell(cpu_kernels.cached_attention_op, dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None and self.cached_kernel is not None
         self.kernel_scale = Tensor([scale], ms.float32)
         self.kernel_heads = Tensor([num_heads], ms.int32)
 
@@ -200,6 +202,20 @@ class HeadsAttention(nn.Cell):
         heads = self.num_heads
         out = attention(split_heads(q, heads), split_heads(k, heads), split_heads(v, heads), bias, self.scale)
         return merge_heads(out)
+
+    def cached(self, q: Tensor, k: Tensor, v: Tensor, key_cache: Tensor, value_cache: Tensor,
+               cache_positions: Tensor, bias: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """A generation step: new (B, T, H*D) keys / values into the (B, H, L, D) caches at
+        `cache_positions`, then attention over the whole cache with a (B, 1, T, L) bias. Returns
+        (out (B, T, H*D), key_cache, value_cache). On CPU one kernel (a decode step's ~16 ops per
+        layer cost more in launches than in arithmetic), elsewhere the composed ops."""
+        if self.use_cpu_kernel:
+            return self.cached_kernel(q, k, v, key_cache, value_cache, cache_positions, bias, self.kernel_scale,
+                                      self.kernel_heads)
+        heads = self.num_heads
+        keys = write_cache(key_cache, split_heads(k, heads), cache_positions)
+        values = write_cache(value_cache, split_heads(v, heads), cache_positions)
+        return merge_heads(attention(split_heads(q, heads), keys, values, bias, self.scale)), keys, values
 
 
 # ----------------------------------------------------------------------------------------------

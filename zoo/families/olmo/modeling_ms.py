@@ -67,8 +67,8 @@ class OLMoAttention(nn.Cell):
         qkv = self.att_proj(x)                                                   # (B, T, 3d)
         if self.clip_qkv is not None:
             qkv = ops.clamp(qkv, -self.clip_qkv, self.clip_qkv)
-        if key_cache is None and self.attend.use_cpu_kernel:
-            return self.attend_in_place(qkv, bias, cos, sin)
+        if self.attend.use_cpu_kernel:
+            return self.attend_in_place(qkv, bias, cos, sin, key_cache, value_cache, cache_positions)
         q = split_heads(qkv[:, :, :self.width], self.num_heads)                  # (B, H, T, D)
         k = split_heads(qkv[:, :, self.width:2 * self.width], self.num_heads)
         v = split_heads(qkv[:, :, 2 * self.width:], self.num_heads)
@@ -84,8 +84,9 @@ class OLMoAttention(nn.Cell):
             out = attention(q, k, v, bias, self.scale)
         return self.attn_out(merge_heads(out)), k, v
 
-    def attend_in_place(self, qkv: Tensor, bias: Tensor, cos: Tensor, sin: Tensor):
-        """The CPU kernel's path: RoPE on (B, T, H, D) views, heads never transposed (cos / sin (T, D))."""
+    def attend_in_place(self, qkv: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
+                        cache_positions=None):
+        """The CPU kernels' path: RoPE on (B, T, H, D) views, heads never transposed (cos / sin: T x D)."""
         batch, seq, _ = qkv.shape
         heads = self.num_heads
         cos, sin = cos.reshape(1, seq, 1, -1), sin.reshape(1, seq, 1, -1)
@@ -93,7 +94,10 @@ class OLMoAttention(nn.Cell):
         k = apply_rotary(qkv[:, :, self.width:2 * self.width].reshape(batch, seq, heads, -1), cos, sin)
         v = qkv[:, :, 2 * self.width:]
         q, k = q.reshape(batch, seq, self.width), k.reshape(batch, seq, self.width)
-        return self.attn_out(self.attend(q, k, v, bias)), k, v
+        if key_cache is None:
+            return self.attn_out(self.attend(q, k, v, bias)), k, v
+        out, keys, values = self.attend.cached(q, k, v, key_cache, value_cache, cache_positions, bias)
+        return self.attn_out(out), keys, values
 
 
 class OLMoMLP(nn.Cell):

@@ -10,19 +10,15 @@ import mindspore as ms
 from mindspore import Tensor, nn, ops
 
 from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
-from zoo.ms.generation import write_cache
 from zoo.ms.layers import (
     Embedding,
     HeadsAttention,
     LayerNorm,
     Linear,
-    attention,
     causal_lm_loss,
     causal_padding_bias,
     mask_min,
-    merge_heads,
     relu,
-    split_heads,
     use_cpu_cross_entropy,
 )
 
@@ -60,12 +56,10 @@ class OPTAttention(nn.Cell):
         q = self.q_proj(x) * self.scale                                 # (B, T, H D)
         k = self.k_proj(x)
         v = self.v_proj(x)
-        if key_cache is None:                                           # whole sequences: the CPU kernel
+        if key_cache is None:                                           # whole sequences
             return self.out_proj(self.attend(q, k, v, bias)), k, v
-        q = split_heads(q, self.num_heads)                              # (B, H, T, D)
-        k = write_cache(key_cache, split_heads(k, self.num_heads), cache_positions)  # (B, H, L, D)
-        v = write_cache(value_cache, split_heads(v, self.num_heads), cache_positions)
-        return self.out_proj(merge_heads(attention(q, k, v, bias, 1.0))), k, v
+        out, keys, values = self.attend.cached(q, k, v, key_cache, value_cache, cache_positions, bias)
+        return self.out_proj(out), keys, values                         # caches (B, H, L, D)
 
 
 class OPTMLP(nn.Cell):

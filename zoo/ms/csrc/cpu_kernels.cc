@@ -22,6 +22,9 @@
 // dimension H D); P is kept for the backward: dV = P^T dO, dS = P (dO V^T - rowsum(P dO V^T)),
 // dQ = scale dS K, dK = scale dS^T Q. The additive bias is an encoder's key mask, one row per sequence,
 // or a decoder's causal bias, one row per query.
+// Cached attention for a decoder's generation step: the new keys and values (B, T, H D) are written
+// into copies of the (B, H, L, D) caches at slots s_t, then per head O = softmax(scale Q K^T + bias) V
+// over all L slots, in one op where the composed path took ~16 per layer (a decode step is launch-bound).
 // LayerNorm over the last axis, y = (x - mean) r w + b with r = 1 / sqrt(var + eps) (two passes
 // per row, biased variance, as torch), and its gradient: with xh = (x - mean) r and g = dy w,
 // dx = r (g - mean(g) - xh mean(g xh)), dw = sum over rows of dy xh, db = sum over rows of dy.
@@ -784,6 +787,59 @@ int AttentionGrad(int nparam, void **params, int *ndims, int64_t **shapes, const
                       width);
       s |= dnnl_sgemm('T', 'N', seq, head_dim, seq, scale, ds.data(), seq, q + offset, width, 0.0f, dk + offset,
                       width);
+      if (s != 0) status = 10 + s;
+    }
+  }, 1);
+  return status;
+}
+
+// params: q, k, v (B, T, W = H D), key_cache, value_cache (B, H, L, D), slots (T) int32, bias (B, 1, T, L),
+// scale (1) float32, heads (1) int32; out (B, T, W), new key_cache, new value_cache (B, H, L, D)
+int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (dnnl_sgemm == nullptr) return 3;
+  if (nparam != 12 || ndims[0] != 3 || ndims[3] != 4 || std::strcmp(dtypes[5], "int32") != 0 ||
+      std::strcmp(dtypes[8], "int32") != 0)
+    return 1;
+  for (int i : {0, 1, 2, 3, 4, 6, 7, 9, 10, 11})
+    if (std::strcmp(dtypes[i], "float32") != 0) return 1;
+  const int64_t batch = shapes[0][0], steps = shapes[0][1], width = shapes[0][2];
+  const int64_t heads = *static_cast<const int32_t *>(params[8]);
+  const int64_t length = shapes[3][2], head_dim = shapes[3][3];
+  if (heads < 1 || shapes[3][0] != batch || shapes[3][1] != heads || heads * head_dim != width) return 2;
+  if (Elements(ndims[5], shapes[5]) != steps || Elements(ndims[6], shapes[6]) != batch * steps * length) return 2;
+  const int32_t *slots = static_cast<const int32_t *>(params[5]);
+  for (int64_t t = 0; t < steps; ++t)
+    if (slots[t] < 0 || slots[t] >= length) return 4;
+  const float *q = static_cast<const float *>(params[0]), *k = static_cast<const float *>(params[1]);
+  const float *v = static_cast<const float *>(params[2]), *bias = static_cast<const float *>(params[6]);
+  const float *key_cache = static_cast<const float *>(params[3]);
+  const float *value_cache = static_cast<const float *>(params[4]);
+  const float scale = *static_cast<const float *>(params[7]);
+  float *out = static_cast<float *>(params[9]), *new_keys = static_cast<float *>(params[10]);
+  float *new_values = static_cast<float *>(params[11]);
+  const int64_t block = length * head_dim;  // one (b, h) slice of a cache
+  int status = 0;
+  ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
+    std::vector<float> probs(steps * length);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / heads, offset = b * steps * width + (bh % heads) * head_dim;
+      float *keys = new_keys + bh * block, *values = new_values + bh * block;
+      std::memcpy(keys, key_cache + bh * block, block * sizeof(float));
+      std::memcpy(values, value_cache + bh * block, block * sizeof(float));
+      for (int64_t t = 0; t < steps; ++t) {
+        std::memcpy(keys + slots[t] * head_dim, k + offset + t * width, head_dim * sizeof(float));
+        std::memcpy(values + slots[t] * head_dim, v + offset + t * width, head_dim * sizeof(float));
+      }
+      int s = dnnl_sgemm('N', 'T', steps, length, head_dim, scale, q + offset, width, keys, head_dim, 0.0f,
+                         probs.data(), length);
+      for (int64_t t = 0; t < steps; ++t) {
+        float *row = probs.data() + t * length;
+        const float *bias_row = bias + (b * steps + t) * length;
+        for (int64_t j = 0; j < length; ++j) row[j] += bias_row[j];
+        SoftmaxRow(row, length);
+      }
+      s |= dnnl_sgemm('N', 'N', steps, head_dim, length, 1.0f, probs.data(), length, values, head_dim, 0.0f,
+                      out + offset, width);
       if (s != 0) status = 10 + s;
     }
   }, 1);
