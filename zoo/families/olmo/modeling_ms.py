@@ -60,7 +60,7 @@ class OLMoAttention(nn.Cell):
         self.fused_rotary = kernels.rotary_fits(device, dtype_name, config.head_dim)
         self.fused_attention = kernels.flash_attention_head_fits(device, dtype_name, config.num_heads,
                                                                  config.head_dim)
-        self.attend = HeadsAttention(self.num_heads, self.scale, dtype)  # CPU kernel, whole sequences
+        self.attend = HeadsAttention(self.num_heads, self.scale, dtype)  # its CPU kernels: attend_in_place
 
     def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                   cache_positions=None):

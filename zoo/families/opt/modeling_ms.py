@@ -50,7 +50,7 @@ class OPTAttention(nn.Cell):
         self.k_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.v_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.out_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
-        self.attend = HeadsAttention(self.num_heads, 1.0, dtype)  # whole sequences
+        self.attend = HeadsAttention(self.num_heads, 1.0, dtype)  # q is scaled before the product
 
     def construct(self, x: Tensor, bias: Tensor, key_cache=None, value_cache=None, cache_positions=None):
         q = self.q_proj(x) * self.scale                                 # (B, T, H D)
@@ -170,7 +170,7 @@ class OPTForCausalLM(nn.Cell):
         return logits.reshape(batch, seq, -1)                                                # (B, T, V)
 
     def construct(self, input_ids: Tensor, attention_mask: Tensor):
-        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)  # (B, 1, S, S)
+        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
         return (self.head(self.decoder(input_ids, attention_mask, bias)),)
 
     def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
