@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -337,6 +338,13 @@ ZOO_AVX2 void SoftmaxMinusOneHotAvx2(const float *x, const float *stats, float s
   SoftmaxMinusOneHotScalar(x + j, stats, scale, dx + j, v - j);
 }
 #endif
+
+float RowMax(const float *x, int64_t n) {
+#if defined(__x86_64__)
+  if (HasAvx2Fma() && n >= kLanes) return RowMaxAvx2(x, n);
+#endif
+  return RowMaxScalar(x, n);
+}
 
 void RowLogSumExp(const float *x, int64_t v, float *stats) {
 #if defined(__x86_64__)
@@ -733,11 +741,62 @@ int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const cha
   const float *v = static_cast<const float *>(params[2]), *bias = static_cast<const float *>(params[3]);
   const float scale = *static_cast<const float *>(params[4]);
   float *out = static_cast<float *>(params[6]), *probs = static_cast<float *>(params[7]);
+  // A sequence whose per-query bias hides every key after its query (a decoder's causal bias) only
+  // needs the scores on and below the diagonal: blocks of query rows against the keys up to the
+  // block's end, half of q k^T, the softmax and P V. Above the diagonal P is 0, as
+  // exp(lowest - max) is, except in a row that sees no token, which the composed bias makes uniform
+  // over all S keys; that row is written out so. The backward reads the full P either way.
+  const float lowest = std::numeric_limits<float>::lowest();
+  std::vector<char> causal(batch, 0);
+  if (bias_row_stride != 0) {
+    for (int64_t b = 0; b < batch; ++b) {
+      bool hidden = true;
+      for (int64_t i = 0; i < seq && hidden; ++i) {
+        const float *bias_row = bias + (b * seq + i) * seq;
+        for (int64_t j = i + 1; j < seq; ++j)
+          if (bias_row[j] != lowest) {
+            hidden = false;
+            break;
+          }
+      }
+      causal[b] = hidden;
+    }
+  }
+  constexpr int64_t kRowBlock = 64;
   int status = 0;
   ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / heads, offset = b * seq * width + (bh % heads) * head_dim;
       float *p = probs + bh * seq * seq;
+      if (causal[b]) {
+        int s = 0;
+        for (int64_t r0 = 0; r0 < seq; r0 += kRowBlock) {
+          const int64_t r1 = std::min(seq, r0 + kRowBlock);  // rows [r0, r1) see keys [0, r1)
+          s |= dnnl_sgemm('N', 'T', r1 - r0, r1, head_dim, scale, q + offset + r0 * width, width, k + offset,
+                          width, 0.0f, p + r0 * seq, seq);
+          for (int64_t i = r0; i < r1; ++i) {
+            float *row = p + i * seq;
+            const float *bias_row = bias + (b * seq + i) * seq;
+            for (int64_t j = 0; j < r1; ++j) row[j] += bias_row[j];
+            if (RowMax(row, r1) == lowest) {  // no visible token: uniform over all S, as the composed bias
+              std::fill(row, row + seq, 1.0f / static_cast<float>(seq));
+              continue;
+            }
+            SoftmaxRow(row, r1);
+            std::fill(row + r1, row + seq, 0.0f);
+          }
+          s |= dnnl_sgemm('N', 'N', r1 - r0, head_dim, r1, 1.0f, p + r0 * seq, seq, v + offset, width, 0.0f,
+                          out + offset + r0 * width, width);
+          for (int64_t i = r0; i < r1; ++i) {
+            const float *row = p + i * seq;
+            if (r1 < seq && row[seq - 1] != 0.0f)  // a uniform row: its keys past r1 count too
+              s |= dnnl_sgemm('N', 'N', 1, head_dim, seq - r1, 1.0f, row + r1, seq, v + offset + r1 * width, width,
+                              1.0f, out + offset + i * width, width);
+          }
+        }
+        if (s != 0) status = 10 + s;
+        continue;
+      }
       int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, scale, q + offset, width, k + offset, width, 0.0f, p, seq);
       for (int64_t i = 0; i < seq; ++i) {
         float *row = p + i * seq;
