@@ -15,6 +15,8 @@ import argparse
 import statistics
 import time
 
+from benchmarks.profile_ms import add_ms_job_arguments
+
 # the kernels that can be switched off per cell: class name in zoo.ms.layers -> what it runs
 KERNELS = {
     "attention": "HeadsAttention",
@@ -38,11 +40,7 @@ def switch_off(net, kernels: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model")
-    parser.add_argument("--task", default="forward", choices=["forward", "train", "decode"])
-    parser.add_argument("--backend", default="ms-graph", choices=["ms-graph", "ms-pynative"])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--seq", type=int, default=128)
+    add_ms_job_arguments(parser)
     parser.add_argument("--new-tokens", type=int, default=32, help="decode: tokens generated per step")
     parser.add_argument("--off", required=True, help="comma-separated: " + ", ".join(KERNELS))
     parser.add_argument("--pairs", type=int, default=6)

@@ -17,13 +17,18 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_ms_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """The one MindSpore job these development tools run (here and in benchmarks.ab)."""
     parser.add_argument("model")
     parser.add_argument("--task", default="forward", choices=["forward", "train", "decode"])
     parser.add_argument("--backend", default="ms-graph", choices=["ms-graph", "ms-pynative"])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=128)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_ms_job_arguments(parser)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--graph-kernel", action="store_true")
     parser.add_argument("--top", type=int, default=25)

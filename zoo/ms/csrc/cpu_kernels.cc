@@ -408,6 +408,12 @@ void SoftmaxRow(float *x, int64_t n) {
   SoftmaxRowScalar(x, n);
 }
 
+// row <- softmax(row + bias_row) over n entries: the attention kernels' scores to probabilities.
+void BiasedSoftmaxRow(float *row, const float *bias_row, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) row[j] += bias_row[j];
+  SoftmaxRow(row, n);
+}
+
 void SwiGluScalar(const float *value, const float *gate, float *y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = gate[i] / (1.0f + expf(-gate[i])) * value[i];
 }
@@ -800,9 +806,7 @@ int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const cha
       int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, scale, q + offset, width, k + offset, width, 0.0f, p, seq);
       for (int64_t i = 0; i < seq; ++i) {
         float *row = p + i * seq;
-        const float *bias_row = bias + b * (bias_row_stride ? seq * seq : seq) + i * bias_row_stride;
-        for (int64_t j = 0; j < seq; ++j) row[j] += bias_row[j];
-        SoftmaxRow(row, seq);
+        BiasedSoftmaxRow(row, bias + b * (bias_row_stride ? seq * seq : seq) + i * bias_row_stride, seq);
       }
       s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, 1.0f, p, seq, v + offset, width, 0.0f, out + offset, width);
       if (s != 0) status = 10 + s;
@@ -892,10 +896,7 @@ int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, con
       int s = dnnl_sgemm('N', 'T', steps, length, head_dim, scale, q + offset, width, keys, head_dim, 0.0f,
                          probs.data(), length);
       for (int64_t t = 0; t < steps; ++t) {
-        float *row = probs.data() + t * length;
-        const float *bias_row = bias + (b * steps + t) * length;
-        for (int64_t j = 0; j < length; ++j) row[j] += bias_row[j];
-        SoftmaxRow(row, length);
+        BiasedSoftmaxRow(probs.data() + t * length, bias + (b * steps + t) * length, length);
       }
       s |= dnnl_sgemm('N', 'N', steps, head_dim, length, 1.0f, probs.data(), length, values, head_dim, 0.0f,
                       out + offset, width);
