@@ -153,8 +153,17 @@ def mask_min(dtype) -> float:
 
 def padding_mask_to_additive(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
     """(B, S) 1/0 mask -> (B, 1, 1, S) additive mask: 0 where kept, `lowest` (mask_min) where padded."""
-    keep = attention_mask.astype(dtype)[:, None, None, :]
+    batch, seq = attention_mask.shape
+    keep = attention_mask.astype(dtype).reshape(batch, 1, 1, seq)
     return (1.0 - keep) * lowest
+
+
+def leading_rows(table: Tensor, count: int) -> Tensor:
+    """table[:count] without MindSpore's StridedSlice, whose CPU kernel copies a slice spanning the
+    whole table at ~70 ns per element (26 ms for 512 x 768; docs/MINDSPORE_NOTES.md)."""
+    if count == table.shape[0]:
+        return table
+    return ops.slice(table, (0,) * table.ndim, (count,) + tuple(table.shape[1:]))
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
@@ -290,10 +299,13 @@ def swiglu(x: Tensor, gate_first: bool, fused: bool = False) -> Tensor:
 
 def causal_padding_bias(attention_mask: Tensor, dtype, lowest: float) -> Tensor:
     """(B, S) 1/0 mask -> (B, 1, S, S) additive bias: 0 where key s <= query t and s is a token, else lowest."""
-    steps = ops.arange(attention_mask.shape[1])
-    causal = (steps[None, :] <= steps[:, None]).astype(dtype)                         # (S, S): [t, s]
-    keep = causal[None, None, :, :] * attention_mask.astype(dtype)[:, None, None, :]  # (B, 1, S, S)
-    return (1.0 - keep) * lowest
+    batch, seq = attention_mask.shape
+    steps = ops.arange(seq)
+    causal = (steps.reshape(1, seq) <= steps.reshape(seq, 1)).astype(dtype)          # (S, S): [t, s]
+    # reshape, not [None, None, :, :]: that indexing is a StridedSlice, whose full-extent copy costs
+    # ~50 ns per element on CPU (13 ms at S = 512; docs/MINDSPORE_NOTES.md)
+    keep = causal.reshape(1, 1, seq, seq) * attention_mask.astype(dtype).reshape(batch, 1, 1, seq)
+    return (1.0 - keep) * lowest                                                        # (B, 1, S, S)
 
 
 # The losses are plain functions (the families export them as `loss`), and graph mode compiles them

@@ -13,6 +13,7 @@ from zoo.ms.layers import (
     LayerNorm,
     Linear,
     cross_entropy,
+    leading_rows,
     mask_min,
     padding_mask_to_additive,
     relu,
@@ -34,7 +35,7 @@ class BertEmbeddings(nn.Cell):
 
     def construct(self, input_ids: Tensor, token_type_ids: Tensor) -> Tensor:
         seq_len = input_ids.shape[1]
-        x = self.word_embeddings(input_ids) + self.position_embeddings.weight[:seq_len]
+        x = self.word_embeddings(input_ids) + leading_rows(self.position_embeddings.weight, seq_len)
         if self.token_type_embeddings is not None:
             x = x + self.token_type_embeddings(token_type_ids)
         return self.norm(x)

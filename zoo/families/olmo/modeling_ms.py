@@ -29,6 +29,7 @@ from zoo.ms.layers import (
     attention,
     causal_lm_loss,
     causal_padding_bias,
+    leading_rows,
     mask_min,
     merge_heads,
     rotary_tables,
@@ -145,8 +146,8 @@ class OLMoModel(nn.Cell):
 
     def construct(self, input_ids: Tensor, bias: Tensor) -> Tensor:
         seq = input_ids.shape[1]
-        cos = self.cos[:seq][None, None]                                         # (1, 1, S, D)
-        sin = self.sin[:seq][None, None]
+        cos = leading_rows(self.cos, seq)[None, None]                           # (1, 1, S, D)
+        sin = leading_rows(self.sin, seq)[None, None]
         x = self.embed_tokens(input_ids)                                         # (B, S, d)
         for layer in self.layers:
             x, _, _ = layer(x, bias, cos, sin)
