@@ -4,7 +4,7 @@
 // dx = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
 // Linear with bias, y = x W^T + b: the bias is written into y and oneDNN's sgemm (the library
 // MindSpore's own CPU MatMul runs on, loaded from MindSpore's lib folder) accumulates x W^T onto it,
-// rows split across the cores; MindSpore's MatMul then a separate broadcast Add cost a second pass.
+// rows or columns split across the cores; MindSpore's MatMul then a separate broadcast Add cost a second pass.
 // AdamW, torch.optim.AdamW's update at step t (lr, weight decay wd, betas b1 b2), in place:
 // p <- p (1 - lr wd); m <- m + (1 - b1)(g - m); v <- b2 v + (1 - b2) g^2;
 // p <- p - lr / (1 - b1^t) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps)),
@@ -500,17 +500,28 @@ int LinearBias(int nparam, void **params, int *ndims, int64_t **shapes, const ch
   const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
   const float *b = static_cast<const float *>(params[2]);
   float *y = static_cast<float *>(params[3]);
-  // a chunk of rows worth at least ~2 MFLOP, so that small (decode) calls stay on one thread
-  const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, n * k));
-  const int64_t chunks = (m + rows_per_chunk - 1) / rows_per_chunk;
+  // The output is split over the threads along the axis that makes each read less: by rows, each
+  // thread reads all of W (m k / T + n k floats); by columns, all of x (m k + n k / T). Splitting by
+  // columns where n > m ran oneDNN's sgemm 10-20% faster on (512, 1024) x (1024, 4096)^T, and lets a
+  // decode step's single row use every core. A chunk is worth at least ~2 MFLOP.
+  const bool by_columns = n > m;
+  const int64_t unit = by_columns ? 64 : 1;  // columns or rows per work unit
+  const int64_t units = by_columns ? (n + unit - 1) / unit : m;
+  const int64_t unit_macs = (by_columns ? m * unit : n) * k;
+  const int64_t min_units = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, unit_macs));
   int status = 0;
-  ParallelFor(chunks, [&](int64_t begin, int64_t end) {
-    const int64_t r0 = begin * rows_per_chunk, r1 = std::min(m, end * rows_per_chunk);
-    if (r0 >= r1) return;
-    for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * n, b, sizeof(float) * n);
-    int s = dnnl_sgemm('N', 'T', r1 - r0, n, k, 1.0f, x + r0 * k, k, w, k, 1.0f, y + r0 * n, n);
+  ParallelFor(units, [&](int64_t begin, int64_t end) {
+    int64_t r0 = 0, r1 = m, c0 = 0, c1 = n;
+    if (by_columns) {
+      c0 = begin * unit, c1 = std::min(n, end * unit);
+    } else {
+      r0 = begin, r1 = end;
+    }
+    if (r0 >= r1 || c0 >= c1) return;
+    for (int64_t r = r0; r < r1; ++r) std::memcpy(y + r * n + c0, b + c0, sizeof(float) * (c1 - c0));
+    int s = dnnl_sgemm('N', 'T', r1 - r0, c1 - c0, k, 1.0f, x + r0 * k, k, w + c0 * k, k, 1.0f, y + r0 * n + c0, n);
     if (s != 0) status = 10 + s;
-  }, 1);
+  }, min_units);
   return status;
 }
 
