@@ -34,19 +34,40 @@ class Linear(nn.Cell):
         self.weight = _param(Normal(init_std), (out_features, in_features), dtype)
         self.bias = _param(Zero(), (out_features,), dtype) if bias else None
         self.matmul = ops.MatMul(transpose_b=True)
-        # CPU float32 with a bias: one kernel (zoo/ms/cpu_kernels.py) instead of MatMul + broadcast Add
-        self.cpu_kernel = cpu_kernels.for_cell(cpu_kernels.linear_op, dtype) if bias else None
+        # CPU float32: one threaded-sgemm kernel (zoo/ms/cpu_kernels.py) for x W^T + b, where MindSpore
+        # ran MatMul and a broadcast Add; its gradients are GEMMs of the same kernel
+        make_op = cpu_kernels.linear_op if bias else cpu_kernels.matmul_nt_op
+        self.cpu_kernel = cpu_kernels.for_cell(make_op, dtype)
         self.use_cpu_kernel = self.cpu_kernel is not None
 
     def construct(self, x: Tensor) -> Tensor:
         leading = x.shape[:-1]
-        if self.use_cpu_kernel:
-            y = self.cpu_kernel(x.reshape(-1, self.in_features), self.weight, self.bias)
-            return y.reshape(leading + (self.out_features,))
-        y = self.matmul(x.reshape(-1, self.in_features), self.weight)
-        if self.bias is not None:
-            y = y + self.bias
+        rows = x.reshape(-1, self.in_features)
+        if self.use_cpu_kernel and self.bias is None:
+            y = self.cpu_kernel(rows, self.weight)
+        elif self.use_cpu_kernel:
+            y = self.cpu_kernel(rows, self.weight, self.bias)
+        else:
+            y = self.matmul(rows, self.weight)
+            if self.bias is not None:
+                y = y + self.bias
         return y.reshape(leading + (self.out_features,))
+
+
+class MatMulNT(nn.Cell):
+    """x W^T for a 2-D x and a weight owned by another cell (a tied LM head reads the token embeddings);
+    on CPU in float32 the threaded-sgemm kernel Linear uses."""
+
+    def __init__(self, dtype=ms.float32) -> None:
+        super().__init__()
+        self.matmul = ops.MatMul(transpose_b=True)
+        self.cpu_kernel = cpu_kernels.for_cell(cpu_kernels.matmul_nt_op, dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None
+
+    def construct(self, x: Tensor, weight: Tensor) -> Tensor:
+        if self.use_cpu_kernel:
+            return self.cpu_kernel(x, weight)
+        return self.matmul(x, weight)
 
 
 class Embedding(nn.Cell):
