@@ -170,7 +170,7 @@ def layer_norm_op():
 
 
 def has_gemm() -> bool:
-    """Whether the library was linked with oneDNN (LinearBias can run)."""
+    """Whether the library was linked with oneDNN's sgemm (the attention kernels need it)."""
     path = library()
     return path is not None and _exports_gemm(str(path))
 
@@ -180,54 +180,6 @@ def _exports_gemm(path: str) -> bool:
     import ctypes
 
     return bool(ctypes.CDLL(path).ZooCpuKernelsHasGemm())
-
-
-def _gemm(entry: str, transpose_a: bool, transpose_b: bool, bprop=None):
-    from mindspore import ops
-
-    def out_shape(a, b):
-        return [a[1] if transpose_a else a[0], b[0] if transpose_b else b[1]]
-
-    kwargs = {"bprop": bprop} if bprop is not None else {}
-    return ops.Custom(f"{library()}:{entry}", out_shape=out_shape, out_dtype=lambda a, b: a,
-                      func_type="aot", **kwargs)
-
-
-def linear_grad_ops():
-    """(dY W, dY^T X) as Custom ops on the threaded sgemm: a Linear's input and weight gradients."""
-    return _gemm("MatMulNN", False, False), _gemm("MatMulTN", True, False)
-
-
-def linear_op():
-    """y = x W^T + b for a 2-D x as one Custom op; its gradient is three GEMMs of the same kernel (the
-    bias gradient as a GEMV with a ones column: ReduceSum over rows was 147 ms of a BERT train step).
-    None when unavailable."""
-    if not has_gemm():
-        return None
-    import mindspore as ms
-    from mindspore import ops
-
-    matmul_nn, matmul_tn = linear_grad_ops()
-
-    def bprop(x, weight, bias, out, dout):
-        ones = ops.ones((dout.shape[0], 1), ms.float32)
-        return matmul_nn(dout, weight), matmul_tn(dout, x), matmul_tn(dout, ones).reshape(-1)
-
-    return ops.Custom(f"{library()}:LinearBias", out_shape=lambda x, w, b: [x[0], w[0]],
-                      out_dtype=lambda x, w, b: x, func_type="aot", bprop=bprop)
-
-
-def matmul_nt_op():
-    """y = x W^T for a 2-D x (a Linear without bias, a tied LM head) on the threaded sgemm, with the
-    same kernel's GEMMs as its gradient. None when unavailable."""
-    if not has_gemm():
-        return None
-    matmul_nn, matmul_tn = linear_grad_ops()
-
-    def bprop(x, weight, out, dout):
-        return matmul_nn(dout, weight), matmul_tn(dout, x)
-
-    return _gemm("MatMulNT", False, True, bprop)
 
 
 def adamw_op():

@@ -15,7 +15,6 @@ from zoo.ms.layers import (
     HeadsAttention,
     LayerNorm,
     Linear,
-    MatMulNT,
     causal_lm_loss,
     causal_padding_bias,
     mask_min,
@@ -160,14 +159,14 @@ class OPTForCausalLM(nn.Cell):
         self.decoder = OPTDecoder(config, dtype)
         self.lm_head = (None if config.tie_word_embeddings
                         else Linear(config.word_embed_proj_dim, config.vocab_size, bias=False, dtype=dtype))
-        self.project = MatMulNT(dtype)
+        self.matmul = ops.MatMul(transpose_b=True)
         use_cpu_cross_entropy(dtype)
 
     def head(self, hidden: Tensor) -> Tensor:
         if self.lm_head is not None:
             return self.lm_head(hidden)
         batch, seq, width = hidden.shape
-        logits = self.project(hidden.reshape(batch * seq, width), self.decoder.embed_tokens.weight)
+        logits = self.matmul(hidden.reshape(batch * seq, width), self.decoder.embed_tokens.weight)
         return logits.reshape(batch, seq, -1)                                                # (B, T, V)
 
     def construct(self, input_ids: Tensor, attention_mask: Tensor):

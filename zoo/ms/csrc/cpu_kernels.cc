@@ -2,11 +2,6 @@
 //
 // Exact GELU, y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), and its gradient
 // dx = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
-// Linear with bias, y = x W^T + b: the bias is written into y and oneDNN's sgemm (the library
-// MindSpore's own CPU MatMul runs on, loaded from MindSpore's lib folder) accumulates x W^T onto it,
-// rows or columns split across the cores; MindSpore's MatMul then a separate broadcast Add cost a second pass.
-// The same threaded sgemm gives x W^T (a Linear without bias), dY W and dY^T X (a Linear's gradients):
-// ~20% faster than MindSpore's MatMul on a Linear's backward shapes here.
 // AdamW, torch.optim.AdamW's update at step t (lr, weight decay wd, betas b1 b2), in place:
 // p <- p (1 - lr wd); m <- m + (1 - b1)(g - m); v <- b2 v + (1 - b2) g^2;
 // p <- p - lr / (1 - b1^t) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps)),
@@ -20,7 +15,8 @@
 // with gate_first; silu(g) = g / (1 + exp(-g)) as torch writes it. Gradient, with s = 1 / (1 + exp(-g)):
 // dvalue = dy silu(g), dgate = dy value s (1 + g (1 - s)).
 // Multi-head attention from (B, S, H D) projections: per head, P = softmax(scale Q K^T + key mask),
-// O = P V, with no head transposes (each head is a strided block that sgemm reads with leading
+// O = P V, with no head transposes (each head is a strided block that oneDNN's sgemm, the library
+// MindSpore's own CPU MatMul runs on, loaded from MindSpore's lib folder, reads with leading
 // dimension H D); P is kept for the backward: dV = P^T dO, dS = P (dO V^T - rowsum(P dO V^T)),
 // dQ = scale dS K, dK = scale dS^T Q. The additive bias is an encoder's key mask, one row per sequence,
 // or a decoder's causal bias, one row per query.
@@ -36,7 +32,6 @@
 // Every entry point follows MindSpore's aot signature and returns non-zero on a bad call.
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -484,53 +479,6 @@ bool AllFloat32(int nparam, const char **dtypes) {
   return true;
 }
 
-// c (m, n) = op(a) op(b) (+ bias on every row), a and b row-major, stored transposed where ta / tb.
-// c is split over the threads along the axis that makes each read less: by rows, each thread reads
-// all of op(b) (m k / T + n k floats); by columns, all of op(a) (m k + n k / T). Splitting by columns
-// where n > m ran oneDNN's sgemm 10-20% faster on (512, 1024) x (1024, 4096)^T, and lets a decode
-// step's single row use every core. A chunk is worth at least ~2 MFLOP. Returns 0, or 10 + sgemm's
-// status.
-int ThreadedGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, const float *b,
-                 const float *bias, float *c) {
-  const int64_t lda = ta ? m : k, ldb = tb ? k : n;
-  const bool by_columns = n > m;
-  const int64_t unit = by_columns ? 64 : 1;  // columns or rows of c per work unit
-  const int64_t units = by_columns ? (n + unit - 1) / unit : m;
-  const int64_t unit_macs = (by_columns ? m * unit : n) * k;
-  const int64_t min_units = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, unit_macs));
-  std::atomic<int> status{0};
-  ParallelFor(units, [&](int64_t begin, int64_t end) {
-    int64_t r0 = 0, r1 = m, c0 = 0, c1 = n;
-    if (by_columns) {
-      c0 = begin * unit, c1 = std::min(n, end * unit);
-    } else {
-      r0 = begin, r1 = end;
-    }
-    if (r0 >= r1 || c0 >= c1) return;
-    if (bias != nullptr) {
-      for (int64_t r = r0; r < r1; ++r) std::memcpy(c + r * n + c0, bias + c0, sizeof(float) * (c1 - c0));
-    }
-    const float *a_block = ta ? a + r0 : a + r0 * lda;
-    const float *b_block = tb ? b + c0 * ldb : b + c0;
-    int s = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', r1 - r0, c1 - c0, k, 1.0f, a_block, lda, b_block, ldb,
-                       bias != nullptr ? 1.0f : 0.0f, c + r0 * n + c0, n);
-    if (s != 0) status = 10 + s;
-  }, min_units);
-  return status;
-}
-
-// c = op(a) op(b) for 2-D a, b; ta / tb: whether a / b are stored transposed.
-// params: a (m, k) or (k, m), b (k, n) or (n, k), c (m, n)
-int MatMul2D(bool ta, bool tb, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
-  if (dnnl_sgemm == nullptr) return 3;
-  if (nparam != 3 || !AllFloat32(nparam, dtypes) || ndims[0] != 2 || ndims[1] != 2) return 1;
-  const int64_t m = shapes[0][ta ? 1 : 0], k = shapes[0][ta ? 0 : 1];
-  const int64_t n = shapes[1][tb ? 0 : 1];
-  if (shapes[1][tb ? 1 : 0] != k || Elements(ndims[2], shapes[2]) != m * n) return 2;
-  return ThreadedGemm(ta, tb, m, n, k, static_cast<const float *>(params[0]),
-                      static_cast<const float *>(params[1]), nullptr, static_cast<float *>(params[2]));
-}
-
 }  // namespace
 
 extern "C" {
@@ -538,34 +486,8 @@ extern "C" {
 // Which path the kernels take here: 1 = AVX2 + libmvec, 0 = scalar libm.
 int ZooCpuKernelsVectorPath() { return HasAvx2VectorMath() ? 1 : 0; }
 
-// 1 when LinearBias can run (oneDNN's sgemm was linked).
+// 1 when the attention kernels can run (oneDNN's sgemm was linked).
 int ZooCpuKernelsHasGemm() { return dnnl_sgemm != nullptr ? 1 : 0; }
-
-// params: x (m, k), weight (n, k), bias (n), y (m, n)
-int LinearBias(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (dnnl_sgemm == nullptr) return 3;
-  if (nparam != 4 || !AllFloat32(nparam, dtypes) || ndims[0] != 2 || ndims[1] != 2) return 1;
-  const int64_t m = shapes[0][0], k = shapes[0][1], n = shapes[1][0];
-  if (shapes[1][1] != k || Elements(ndims[2], shapes[2]) != n) return 2;
-  return ThreadedGemm(false, true, m, n, k, static_cast<const float *>(params[0]),
-                      static_cast<const float *>(params[1]), static_cast<const float *>(params[2]),
-                      static_cast<float *>(params[3]));
-}
-
-// x W^T: a Linear without bias (forward)
-int MatMulNT(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return MatMul2D(false, true, nparam, params, ndims, shapes, dtypes);
-}
-
-// dY W: a Linear's input gradient
-int MatMulNN(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return MatMul2D(false, false, nparam, params, ndims, shapes, dtypes);
-}
-
-// dY^T X: a Linear's weight gradient (and, with a ones column, its bias gradient)
-int MatMulTN(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return MatMul2D(true, false, nparam, params, ndims, shapes, dtypes);
-}
 
 // params: x, y
 int GeluErf(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
