@@ -26,9 +26,9 @@ def _param(init, shape: tuple[int, ...], dtype) -> Parameter:
 class Linear(nn.Cell):
     """y = x W^T + b, with W stored (out_features, in_features) like torch.
 
-    MatMul then BiasAdd: on CPU this beat a hand-written threaded-sgemm kernel with the bias fused in
-    (OPT-350m forward 1 x 512 1.18x, train 1.10x, decode 1.11x; docs/PERFORMANCE.md, sixth round), and
-    BiasAdd beat a broadcast Add (1.09x on the same forward)."""
+    MatMul then BiasAdd: on CPU, inside whole models, this beat a hand-written threaded-sgemm kernel
+    with the bias fused in (OPT-350m-shaped forward 1 x 512 1.18x, train 1.10x, decode 1.11x), and
+    BiasAdd beat a broadcast Add (docs/PERFORMANCE.md, sixth round)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype=ms.float32, init_std: float = 0.02) -> None:
