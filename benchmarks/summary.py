@@ -51,10 +51,20 @@ def latest(rows: list[dict]) -> dict[tuple, dict]:
     return out
 
 
+def run_of(r: dict) -> str:
+    """The run a record came from: its matrix session, else its `mindzoo bench` run."""
+    return str((r.get("options") or {}).get("session") or r.get("run_id", ""))
+
+
+CROSS_RUN_NOTE = ("\\* the two backends' records come from different runs (the newer code or a quieter "
+                  "machine may sit on one side): not a same-run ratio.")
+
+
 def _ratio(a: dict | None, b: dict | None) -> str:
     if not a or not b:
         return "-"
-    return f"{a['tokens_per_s'] / b['tokens_per_s']:.2f}"
+    mark = "" if run_of(a) == run_of(b) else "\\*"
+    return f"{a['tokens_per_s'] / b['tokens_per_s']:.2f}{mark}"
 
 
 def with_best_peak(rows: list[dict], device: str, root: Path) -> list[dict]:
@@ -89,6 +99,8 @@ def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, lis
                 for b in ORDER]
         row.append(f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-")
         lines.append("| " + " | ".join(row) + " |")
+    if any("\\*" in line for line in lines[2:]):
+        lines += ["", CROSS_RUN_NOTE]
     return "\n".join(lines), [(g, {b: best.get((*g, b)) for b in ORDER}) for g in groups]
 
 
@@ -116,6 +128,8 @@ def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
                 for v in variants]
         if any(c != "-" for c in row[3:3 + 2 * len(variants)]):
             lines.append("| " + " | ".join(row) + " |")
+    if any("\\*" in line for line in lines[2:]):
+        lines += ["", CROSS_RUN_NOTE]
     return "\n".join(lines)
 
 

@@ -160,3 +160,16 @@ def test_summary_takes_the_median_round_of_a_session():
     pt = best[("m", "forward", "8x128", "float32", "", "pt")]
     assert (pt["tokens_per_s"], pt["rounds"]) == (120.0, 3)
     assert best[("m", "forward", "8x128", "float32", "", "ms-graph")]["tokens_per_s"] == 70.0
+
+
+def test_summary_marks_a_ratio_across_runs():
+    from benchmarks.summary import CROSS_RUN_NOTE, markdown
+
+    def record(backend, tokens, run):
+        return dict(model="m", task="forward", batch=8, seq=128, dtype="float32", backend=backend, status="ok",
+                    tokens_per_s=tokens, created="2026-01-01T00:00:00", options={}, run_id=run, load_avg=[1, 1, 1])
+
+    same, _ = markdown([record("ms-graph", 120.0, "a"), record("pt", 100.0, "a")], "cpu")
+    assert "| 1.20 |" in same and CROSS_RUN_NOTE not in same
+    mixed, _ = markdown([record("ms-graph", 120.0, "a"), record("pt", 100.0, "b")], "cpu")
+    assert "| 1.20\\* |" in mixed and CROSS_RUN_NOTE in mixed
