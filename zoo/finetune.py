@@ -23,7 +23,7 @@ import numpy as np
 
 from zoo.errors import InputError
 from zoo.ms.optim import AdamWConfig
-from zoo.train import LOSS_RTOL, plot_loss_curves
+from zoo.train import LOSS_RTOL, plot_loss_curves, runs_summary
 
 if TYPE_CHECKING:  # torch is imported when a fine-tune runs, not when the CLI builds its parser
     from zoo.checkpoint import StateDict
@@ -156,19 +156,7 @@ def plot_losses(record: dict, path: Path) -> Path:
 
 
 def summary(record: dict) -> str:
-    from parity.report import render_table
-
-    rows = [[fw, r["mode"], len(r["losses"]), f"{r['losses'][0]:.4f}", f"{r['losses'][-1]:.4f}",
-             f"{r['metrics']['accuracy']:.4f}" if "accuracy" in r["metrics"] else "-",
-             f"{r['median_step_seconds'] * 1000:.0f}"]
-            for fw, r in record["runs"].items()]
-    text = render_table(["framework", "mode", "steps", "first loss", "last loss", "test accuracy",
-                         "median ms/step"], rows)
-    if "loss_rel_diff" in record:
-        d = record["loss_rel_diff"]
-        text += (f"\nper-step loss rel diff: max {d['max']:.2e} (step {d['argmax_step']}), mean {d['mean']:.2e}; "
-                 f"tolerance {d['tolerance']:g}: {'PASSED' if d['passed'] else 'FAILED'}")
-    return text
+    return runs_summary(record, accuracy_column=True)
 
 
 def run_demo(out: Path, steps: int = 6) -> bool:

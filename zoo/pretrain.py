@@ -21,7 +21,7 @@ import numpy as np
 
 from zoo.errors import InputError
 from zoo.ms.optim import AdamWConfig
-from zoo.train import LOSS_RTOL, plot_loss_curves
+from zoo.train import LOSS_RTOL, plot_loss_curves, runs_summary
 
 
 @dataclass(frozen=True)
@@ -122,14 +122,7 @@ def plot(record: dict, path: Path) -> Path:
 
 
 def summary(record: dict) -> str:
-    from parity.report import render_table
-
-    rows = [[fw, r["mode"], len(r["losses"]), f"{r['losses'][0]:.4f}", f"{r['losses'][-1]:.4f}",
-             f"{r['median_step_seconds'] * 1000:.0f}"] for fw, r in record["runs"].items()]
-    d = record["loss_rel_diff"]
-    return (render_table(["framework", "mode", "steps", "first loss", "last loss", "median ms/step"], rows)
-            + f"\nper-step loss rel diff: max {d['max']:.2e} (step {d['argmax_step']}), mean {d['mean']:.2e}; "
-              f"tolerance {d['tolerance']:g}: {'PASSED' if d['passed'] else 'FAILED'}")
+    return runs_summary(record, accuracy_column=False)
 
 
 def main(name: str, steps: int | None, out: Path, lr: float | None = None) -> int:

@@ -184,3 +184,24 @@ def plot_loss_curves(record: dict, path, title: str, ylabel: str, title_size: fl
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def runs_summary(record: dict, accuracy_column: bool) -> str:
+    """Both frameworks' runs as a table, then how far their per-step losses agree (when both ran)."""
+    from parity.report import render_table
+
+    head = ["framework", "mode", "steps", "first loss", "last loss"]
+    head += ["test accuracy"] if accuracy_column else []
+    rows = []
+    for framework, run in record["runs"].items():
+        row = [framework, run["mode"], len(run["losses"]), f"{run['losses'][0]:.4f}", f"{run['losses'][-1]:.4f}"]
+        if accuracy_column:
+            accuracy = run.get("metrics", {}).get("accuracy")
+            row.append("-" if accuracy is None else f"{accuracy:.4f}")
+        rows.append([*row, f"{run['median_step_seconds'] * 1000:.0f}"])
+    text = render_table([*head, "median ms/step"], rows)
+    if "loss_rel_diff" in record:
+        d = record["loss_rel_diff"]
+        text += (f"\nper-step loss rel diff: max {d['max']:.2e} (step {d['argmax_step']}), mean {d['mean']:.2e}; "
+                 f"tolerance {d['tolerance']:g}: {'PASSED' if d['passed'] else 'FAILED'}")
+    return text
