@@ -47,6 +47,44 @@ class Linear(nn.Cell):
         return y.reshape(x.shape[:-1] + (self.out_features,))
 
 
+class CausalLMBase(nn.Cell):
+    """What OPT and OLMo share around their decoder stacks: logits = h W^T with W the LM head's own
+    matrix or, tied, the token embeddings; the causal padding bias; the static KV-cache shape.
+
+    A family sets `self.lm_head` through `init_head` and says where its token embeddings are
+    (`token_embeddings`) and how its stack runs (`hidden_states`)."""
+
+    def init_head(self, config, width: int, vocab: int, dtype) -> None:
+        self.num_layers = config.num_layers
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.dtype = dtype
+        self.mask_value = mask_min(dtype)
+        self.lm_head = None if config.tie_word_embeddings else Linear(width, vocab, bias=False, dtype=dtype)
+        self.matmul = ops.MatMul(transpose_b=True)
+        use_cpu_cross_entropy(dtype)
+
+    def token_embeddings(self) -> Parameter:
+        raise NotImplementedError
+
+    def hidden_states(self, input_ids: Tensor, attention_mask: Tensor, bias: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def head(self, hidden: Tensor) -> Tensor:
+        if self.lm_head is not None:
+            return self.lm_head(hidden)
+        batch, seq, width = hidden.shape
+        logits = self.matmul(hidden.reshape(batch * seq, width), self.token_embeddings())
+        return logits.reshape(batch, seq, -1)                                                # (B, T, V)
+
+    def construct(self, input_ids: Tensor, attention_mask: Tensor):
+        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
+        return (self.head(self.hidden_states(input_ids, attention_mask, bias)),)
+
+    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
+        return (batch, self.num_heads, max_len, self.head_dim)
+
+
 class Embedding(nn.Cell):
     """Row lookup through ops.gather: mint.embedding has no CPU kernel in PyNative."""
 

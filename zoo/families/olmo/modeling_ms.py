@@ -13,12 +13,13 @@ leaves its logits unchanged up to rounding (tests/families/test_olmo.py measures
 from __future__ import annotations
 
 import mindspore as ms
-from mindspore import Tensor, nn, ops
+from mindspore import Parameter, Tensor, nn, ops
 
 from zoo.families.olmo.config import OLMoConfig
 from zoo.ms import kernels
 from zoo.ms.generation import write_cache
 from zoo.ms.layers import (
+    CausalLMBase,
     Embedding,
     HeadsAttention,
     LayerNorm,
@@ -28,13 +29,10 @@ from zoo.ms.layers import (
     apply_rotary,
     attention,
     causal_lm_loss,
-    causal_padding_bias,
     leading_rows,
-    mask_min,
     merge_heads,
     rotary_tables,
     split_heads,
-    use_cpu_cross_entropy,
 )
 
 
@@ -165,35 +163,19 @@ class OLMoModel(nn.Cell):
         return self.norm(x), keys, values
 
 
-class OLMoForCausalLM(nn.Cell):
+class OLMoForCausalLM(CausalLMBase):
     """logits = h W_out^T over embedding_size columns (W_out = W_E when the embeddings are tied)."""
 
     def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
         super().__init__()
-        self.num_layers = config.num_layers
-        self.num_heads = config.num_heads
-        self.head_dim = config.head_dim
-        self.dtype = dtype
-        self.mask_value = mask_min(dtype)
         self.model = OLMoModel(config, dtype)
-        self.lm_head = (None if config.tie_word_embeddings
-                        else Linear(config.hidden_size, config.embedding_size, bias=False, dtype=dtype))
-        self.matmul = ops.MatMul(transpose_b=True)
-        use_cpu_cross_entropy(dtype)
+        self.init_head(config, config.hidden_size, config.embedding_size, dtype)
 
-    def head(self, hidden: Tensor) -> Tensor:
-        if self.lm_head is not None:
-            return self.lm_head(hidden)
-        batch, seq, width = hidden.shape
-        logits = self.matmul(hidden.reshape(batch * seq, width), self.model.embed_tokens.weight)
-        return logits.reshape(batch, seq, -1)                                    # (B, T, V)
+    def token_embeddings(self) -> Parameter:
+        return self.model.embed_tokens.weight
 
-    def construct(self, input_ids: Tensor, attention_mask: Tensor):
-        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)  # (B, 1, S, S)
-        return (self.head(self.model(input_ids, bias)),)
-
-    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
-        return (batch, self.num_heads, max_len, self.head_dim)
+    def hidden_states(self, input_ids: Tensor, attention_mask: Tensor, bias: Tensor) -> Tensor:
+        return self.model(input_ids, bias)
 
     def forward_cached(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
         """docs/decoders.md. RoPE uses the cache slots (as hf_olmo does), so position_ids is not read."""
