@@ -60,6 +60,11 @@ CROSS_RUN_NOTE = ("\\* the two backends' records come from different runs (the n
                   "machine may sit on one side): not a same-run ratio.")
 
 
+def _with_cross_run_note(lines: list[str]) -> list[str]:
+    """The table's lines, and the note under it when a ratio row carries the cross-run mark."""
+    return lines + ["", CROSS_RUN_NOTE] if any("\\*" in line for line in lines[2:]) else lines
+
+
 def _ratio(a: dict | None, b: dict | None) -> str:
     if not a or not b:
         return "-"
@@ -99,9 +104,7 @@ def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, lis
                 for b in ORDER]
         row.append(f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-")
         lines.append("| " + " | ".join(row) + " |")
-    if any("\\*" in line for line in lines[2:]):
-        lines += ["", CROSS_RUN_NOTE]
-    return "\n".join(lines), [(g, {b: best.get((*g, b)) for b in ORDER}) for g in groups]
+    return "\n".join(_with_cross_run_note(lines)), [(g, {b: best.get((*g, b)) for b in ORDER}) for g in groups]
 
 
 def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
@@ -128,9 +131,7 @@ def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
                 for v in variants]
         if any(c != "-" for c in row[3:3 + 2 * len(variants)]):
             lines.append("| " + " | ".join(row) + " |")
-    if any("\\*" in line for line in lines[2:]):
-        lines += ["", CROSS_RUN_NOTE]
-    return "\n".join(lines)
+    return "\n".join(_with_cross_run_note(lines))
 
 
 def chart(groups: list[tuple], path: Path, title: str) -> Path | None:

@@ -51,10 +51,10 @@ class CausalLMBase(nn.Cell):
     """What OPT and OLMo share around their decoder stacks: logits = h W^T with W the LM head's own
     matrix or, tied, the token embeddings; the causal padding bias; the static KV-cache shape.
 
-    A family sets `self.lm_head` through `init_head` and says where its token embeddings are
+    A family calls `init_causal_lm` after building its stack, and says where its token embeddings are
     (`token_embeddings`) and how its stack runs (`hidden_states`)."""
 
-    def init_head(self, config, width: int, vocab: int, dtype) -> None:
+    def init_causal_lm(self, config, width: int, vocab: int, dtype) -> None:
         self.num_layers = config.num_layers
         self.num_heads = config.num_heads
         self.head_dim = config.head_dim

@@ -114,6 +114,39 @@ def causal_padding_bias(attention_mask: Tensor, dtype: torch.dtype, lowest: floa
     return (1.0 - keep) * lowest
 
 
+class CausalLMBase(nn.Module):
+    """The twin of zoo.ms.layers.CausalLMBase: the LM head (own or tied to the token embeddings), the
+    causal padding bias and the static KV-cache shape OPT and OLMo share."""
+
+    def init_causal_lm(self, config, width: int, vocab: int, dtype: torch.dtype) -> None:
+        self.num_layers = config.num_layers
+        self.num_heads = config.num_heads
+        self.head_dim = config.head_dim
+        self.dtype = dtype
+        self.mask_value = mask_min(dtype)
+        self.lm_head = None if config.tie_word_embeddings else Linear(width, vocab, bias=False, dtype=dtype)
+
+    def token_embeddings(self) -> Tensor:
+        raise NotImplementedError
+
+    def hidden_states(self, input_ids: Tensor, attention_mask: Tensor, bias: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def head(self, hidden: Tensor) -> Tensor:
+        if self.lm_head is not None:
+            return self.lm_head(hidden)
+        batch, seq, width = hidden.shape
+        logits = F.linear(hidden.reshape(batch * seq, width), self.token_embeddings())
+        return logits.reshape(batch, seq, -1)                                                # (B, T, V)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor):
+        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
+        return (self.head(self.hidden_states(input_ids, attention_mask, bias)),)
+
+    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
+        return (batch, self.num_heads, max_len, self.head_dim)
+
+
 def causal_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
     """Next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored; mean over the rest."""
     vocab = logits.shape[-1]

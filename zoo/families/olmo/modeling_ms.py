@@ -169,7 +169,7 @@ class OLMoForCausalLM(CausalLMBase):
     def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
         super().__init__()
         self.model = OLMoModel(config, dtype)
-        self.init_head(config, config.hidden_size, config.embedding_size, dtype)
+        self.init_causal_lm(config, config.hidden_size, config.embedding_size, dtype)
 
     def token_embeddings(self) -> Parameter:
         return self.model.embed_tokens.weight

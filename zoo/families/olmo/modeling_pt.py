@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F  # noqa: N812
 
 from zoo.families.olmo.config import OLMoConfig
 from zoo.pt.generation import write_cache
 from zoo.pt.layers import (
+    CausalLMBase,
     Embedding,
     LayerNorm,
     Linear,
@@ -20,8 +20,6 @@ from zoo.pt.layers import (
     apply_rotary,
     attention,
     causal_lm_loss,
-    causal_padding_bias,
-    mask_min,
     merge_heads,
     rotary_tables,
     split_heads,
@@ -128,31 +126,19 @@ class OLMoModel(nn.Module):
         return self.norm(x), keys, values
 
 
-class OLMoForCausalLM(nn.Module):
+class OLMoForCausalLM(CausalLMBase):
     """logits = h W_out^T over embedding_size columns (W_out = W_E when the embeddings are tied)."""
 
     def __init__(self, config: OLMoConfig, dtype=torch.float32) -> None:
         super().__init__()
-        self.num_layers = config.num_layers
-        self.num_heads = config.num_heads
-        self.head_dim = config.head_dim
-        self.dtype = dtype
-        self.mask_value = mask_min(dtype)
         self.model = OLMoModel(config, dtype)
-        self.lm_head = (None if config.tie_word_embeddings
-                        else Linear(config.hidden_size, config.embedding_size, bias=False, dtype=dtype))
+        self.init_causal_lm(config, config.hidden_size, config.embedding_size, dtype)
 
-    def head(self, hidden: Tensor) -> Tensor:
-        if self.lm_head is not None:
-            return self.lm_head(hidden)
-        return F.linear(hidden, self.model.embed_tokens.weight)                  # (B, T, V)
+    def token_embeddings(self) -> Tensor:
+        return self.model.embed_tokens.weight
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor):
-        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)  # (B, 1, S, S)
-        return (self.head(self.model(input_ids, bias)),)
-
-    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
-        return (batch, self.num_heads, max_len, self.head_dim)
+    def hidden_states(self, input_ids: Tensor, attention_mask: Tensor, bias: Tensor) -> Tensor:
+        return self.model(input_ids, bias)
 
     def forward_cached(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
         """docs/decoders.md. RoPE uses the cache slots (as hf_olmo does), so position_ids is not read."""

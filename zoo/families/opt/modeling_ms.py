@@ -150,7 +150,7 @@ class OPTForCausalLM(CausalLMBase):
     def __init__(self, config: OPTConfig, dtype=ms.float32) -> None:
         super().__init__()
         self.decoder = OPTDecoder(config, dtype)
-        self.init_head(config, config.word_embed_proj_dim, config.vocab_size, dtype)
+        self.init_causal_lm(config, config.word_embed_proj_dim, config.vocab_size, dtype)
 
     def token_embeddings(self) -> Parameter:
         return self.decoder.embed_tokens.weight

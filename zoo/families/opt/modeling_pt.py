@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F  # noqa: N812
 
 from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
 from zoo.pt.generation import write_cache
 from zoo.pt.layers import (
+    CausalLMBase,
     Embedding,
     LayerNorm,
     Linear,
     attention,
     causal_lm_loss,
-    causal_padding_bias,
-    mask_min,
     merge_heads,
     relu,
     split_heads,
@@ -148,33 +146,19 @@ class OPTDecoder(nn.Module):
         return self.finish(x), keys, values
 
 
-class OPTForCausalLM(nn.Module):
+class OPTForCausalLM(CausalLMBase):
     """logits = h W_E^T (the LM head is the token embedding unless the config unties it)."""
 
     def __init__(self, config: OPTConfig, dtype=torch.float32) -> None:
         super().__init__()
-        self.num_layers = config.num_layers
-        self.num_heads = config.num_heads
-        self.head_dim = config.head_dim
-        self.dtype = dtype
-        self.mask_value = mask_min(dtype)
         self.decoder = OPTDecoder(config, dtype)
-        self.lm_head = (None if config.tie_word_embeddings
-                        else Linear(config.word_embed_proj_dim, config.vocab_size, bias=False, dtype=dtype))
+        self.init_causal_lm(config, config.word_embed_proj_dim, config.vocab_size, dtype)
 
-    def head(self, hidden: Tensor) -> Tensor:
-        if self.lm_head is not None:
-            return self.lm_head(hidden)
-        batch, seq, width = hidden.shape
-        logits = F.linear(hidden.reshape(batch * seq, width), self.decoder.embed_tokens.weight)
-        return logits.reshape(batch, seq, -1)                                                # (B, T, V)
+    def token_embeddings(self) -> Tensor:
+        return self.decoder.embed_tokens.weight
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor):
-        bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
-        return (self.head(self.decoder(input_ids, attention_mask, bias)),)
-
-    def cache_shape(self, batch: int, max_len: int) -> tuple[int, int, int, int]:
-        return (batch, self.num_heads, max_len, self.head_dim)
+    def hidden_states(self, input_ids: Tensor, attention_mask: Tensor, bias: Tensor) -> Tensor:
+        return self.decoder(input_ids, attention_mask, bias)
 
     def forward_cached(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
         hidden, keys, values = self.decoder.forward_cached(input_ids, position_ids, attention_bias, key_cache,
