@@ -77,8 +77,8 @@ def add_commands(sub) -> None:
     from benchmarks.runner import BACKENDS, DTYPES
 
     p = sub.add_parser("bench", help="throughput per backend (one process per measurement), records appended")
-    p.add_argument("model", help="registry name, model folder, or a shape: opt-350m-shape, datadecide-150m-shape, "
-                                 "distilbert-shape (random weights)")
+    p.add_argument("model", help="registry name, model folder, or a shape: opt-350m-shape, datadecide-<size>-shape "
+                                 "(4m ... 1b, the OLMo-1 ladder), distilbert-shape (random weights)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu", "ascend"])
     p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: " + ", ".join(BACKENDS))
     p.add_argument("--task", default="forward", help="comma-separated: forward, train, decode")

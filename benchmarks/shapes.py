@@ -7,6 +7,7 @@ model a pulled checkpoint of that shape would give. Weights are random: fine for
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -28,12 +29,12 @@ def _opt_350m() -> dict:
     return config.to_dict()
 
 
-def _datadecide_150m() -> dict:
-    """OLMo-1 ladder 150M (registry.DATADECIDE_SIZES): d 768, 12 layers x 12 heads, 8x SwiGLU, RMSNorm."""
+def _datadecide(size: str) -> dict:
+    """An OLMo-1 ladder size (registry.DATADECIDE_SIZES; 150M: d 768, 12 layers x 12 heads), 8x SwiGLU, RMSNorm."""
     from zoo.families.olmo import import_hf_olmo
     from zoo.registry import DATADECIDE_EMBEDDINGS, DATADECIDE_SIZES
 
-    d_model, n_layers, n_heads, _ = DATADECIDE_SIZES["150M"]
+    d_model, n_layers, n_heads, _ = DATADECIDE_SIZES[size]
     hf_olmo = import_hf_olmo()
     config = hf_olmo.OLMoConfig(
         d_model=d_model, n_layers=n_layers, n_heads=n_heads, mlp_ratio=8, rope=True, rope_theta=10000,
@@ -56,9 +57,18 @@ def _distilbert() -> dict:
     return config.to_dict()
 
 
+def _ladder() -> dict[str, tuple[str, Callable[[], dict]]]:
+    """Every DataDecide size as `datadecide-<size>-shape` (the small ones show where op dispatch dominates)."""
+    from zoo.registry import DATADECIDE_SIZES
+
+    return {f"datadecide-{size.lower()}-shape": (f"DataDecide-{size} (OLMo-1 ladder) config, random weights",
+                                                 functools.partial(_datadecide, size))
+            for size in DATADECIDE_SIZES}
+
+
 SHAPES: dict[str, tuple[str, Callable[[], dict]]] = {
     "opt-350m-shape": ("OPT-350m (facebook/opt-350m config), random weights", _opt_350m),
-    "datadecide-150m-shape": ("DataDecide-150M (OLMo-1 ladder) config, random weights", _datadecide_150m),
+    **_ladder(),
     "distilbert-shape": ("DistilBERT SST-2 classifier config, random weights", _distilbert),
 }
 

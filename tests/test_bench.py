@@ -173,3 +173,18 @@ def test_summary_marks_a_ratio_across_runs():
     assert "| 1.20 |" in same and CROSS_RUN_NOTE not in same
     mixed, _ = markdown([record("ms-graph", 120.0, "a"), record("pt", 100.0, "b")], "cpu")
     assert "| 1.20\\* |" in mixed and CROSS_RUN_NOTE in mixed
+
+
+def test_every_datadecide_size_is_a_benchmark_shape():
+    """A ladder shape is the registry's size read back by the OLMo family's strict from_hf."""
+    from benchmarks.shapes import SHAPES, resolve_model
+    from zoo.registry import DATADECIDE_SIZES
+
+    for size, (d_model, n_layers, n_heads, _) in DATADECIDE_SIZES.items():
+        name = f"datadecide-{size.lower()}-shape"
+        assert name in SHAPES
+        spec, random_weights = resolve_model(name)
+        assert random_weights and spec.name == name and spec.family.NAME == "olmo"
+        config = spec.config
+        assert (config.hidden_size, config.num_layers, config.num_heads) == (d_model, n_layers, n_heads)
+        assert config.mlp_hidden_size == 8 * d_model and config.embedding_size == 50304
