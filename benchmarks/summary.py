@@ -134,6 +134,66 @@ def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
     return "\n".join(_with_cross_run_note(lines))
 
 
+LADDER = "ladder"   # the variant label of `python -m benchmarks.matrix --variant ladder` over datadecide-<size>-shape
+
+
+def _ladder_cells(rows: list[dict]) -> list[tuple[tuple, dict]]:
+    """(model, task, shape, dtype) -> {backend: record} of the ladder sweep, by task then parameter count."""
+    best = latest(rows)
+    groups = {k[:4] for k in best if k[4] == LADDER}
+    cells = [(g, {b: best.get((*g, LADDER, b)) for b in ORDER}) for g in groups]
+    params = {g: next((r["params"] for r in c.values() if r and r.get("params")), 0) for g, c in cells}
+    return sorted(cells, key=lambda gc: (("forward", "train", "decode").index(gc[0][1]), params[gc[0]], gc[0][2]))
+
+
+def ladder(rows: list[dict]) -> str:
+    """Where op dispatch, not arithmetic, sets the pace: the same cells across model sizes."""
+    head = ["model", "params", "task", "B x S", *[f"{b} tok/s" for b in ORDER if b != "ref"],
+            "ms-graph / ms-pynative", "ms-graph / pt", "load avg"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g, cells in _ladder_cells(rows):
+        present = [r for r in cells.values() if r]
+        loads = [max(r["load_avg"][:3]) for r in present if r.get("load_avg")]
+        params = next((r["params"] for r in present if r.get("params")), None)
+        row = [g[0].removesuffix("-shape"), f"{params / 1e6:.1f}M" if params else "-", g[1], g[2]]
+        row += [f"{cells[b]['tokens_per_s']:.1f}" if cells[b] else "-" for b in ORDER if b != "ref"]
+        row += [_ratio(cells["ms-graph"], cells["ms-pynative"]), _ratio(cells["ms-graph"], cells["pt"])]
+        row.append(f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(_with_cross_run_note(lines))
+
+
+def ladder_chart(rows: list[dict], path: Path, title: str) -> Path | None:
+    """ms-graph / ms-pynative and ms-graph / pt against parameter count, one line per task."""
+    cells = [(g, c) for g, c in _ladder_cells(rows) if c["ms-graph"] and c["ms-graph"].get("params")]
+    if not cells:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, other, target in ((axes[0], "ms-pynative", 5.0), (axes[1], "pt", 1.0)):
+        for task in ("forward", "train", "decode"):
+            points = [(c["ms-graph"]["params"], c["ms-graph"]["tokens_per_s"] / c[other]["tokens_per_s"],
+                       g[2]) for g, c in cells if g[1] == task and c[other]]
+            if points:
+                x, y, shapes = zip(*points, strict=True)
+                ax.plot(x, y, marker="o", label=f"{task} {shapes[0]}")
+        ax.axhline(target, color="grey", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters (embeddings included)")
+        ax.set_ylabel(f"ms-graph / {other} (tokens/s)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def chart(groups: list[tuple], path: Path, title: str) -> Path | None:
     if not groups:
         return None
@@ -209,6 +269,10 @@ def write(root: Path | None = None, devices: list[str] | None = None, out: Path 
         if any(r.get("backend") == "ms-graph" and r.get("status") == "ok" for r in rows):
             text += (f"\nms-graph / pt and ms-graph / ms-pynative (tokens/s), before and after the graph-mode "
                      f"work:\n\n{ratios(rows)}\n")
+        if any(variant_of(r) == LADDER for r in rows):
+            curve = ladder_chart(rows, out / device / "ladder.png", f"{device}: graph mode across the OLMo-1 ladder")
+            text += (f"\nAcross the OLMo-1 ladder (`--variant {LADDER}`: the same cells at each size, one "
+                     f"session):\n\n{ladder(rows)}\n" + (f"\n![{device} ladder]({curve.name})\n" if curve else ""))
         skipped = sorted({r["reason"] for r in rows if r.get("backend", "").startswith("ms-")
                           and r.get("status") == "skipped" and r.get("reason")})
         if skipped and not any(r.get("backend", "").startswith("ms-") and r.get("status") == "ok" for r in rows):

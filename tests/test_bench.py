@@ -188,3 +188,23 @@ def test_every_datadecide_size_is_a_benchmark_shape():
         config = spec.config
         assert (config.hidden_size, config.num_layers, config.num_heads) == (d_model, n_layers, n_heads)
         assert config.mlp_hidden_size == 8 * d_model and config.embedding_size == 50304
+
+
+def test_ladder_table_orders_sizes_and_stays_out_of_the_main_table(tmp_path):
+    from benchmarks.summary import ladder, ladder_chart, markdown
+
+    def record(model, params, backend, tokens, variant="ladder"):
+        return dict(model=model, params=params, task="decode", batch=1, seq=128, new_tokens=32, dtype="float32",
+                    backend=backend, status="ok", tokens_per_s=tokens, created="2026-01-01T00:00:00",
+                    options={"variant": variant, "session": "s"}, run_id="r", load_avg=[1, 1, 1])
+
+    rows = [record("datadecide-150m-shape", 150_000_000, "ms-graph", 13.0),
+            record("datadecide-150m-shape", 150_000_000, "ms-pynative", 6.5),
+            record("datadecide-4m-shape", 3_700_000, "ms-graph", 80.0),
+            record("datadecide-4m-shape", 3_700_000, "ms-pynative", 16.0),
+            record("datadecide-4m-shape", 3_700_000, "pt", 100.0)]
+    table = ladder(rows).splitlines()
+    assert table[2].startswith("| datadecide-4m | 3.7M | decode | 1x128+32 | 80.0 | 16.0 | 100.0 | - |")
+    assert "| 5.00 | 0.80 |" in table[2] and "| 2.00 | - |" in table[3]
+    assert markdown(rows, "cpu")[1] == []                  # a labelled sweep is not the main table
+    assert ladder_chart(rows, tmp_path / "ladder.png", "t").stat().st_size > 0
