@@ -23,6 +23,8 @@ KERNELS = {
     "swiglu": "SwiGLU",
     "layernorm": "LayerNorm",
     "gelu": "GELU",
+    "rmsnorm": "RMSNorm",
+    "rotary": "RotaryQKV",
 }
 
 

@@ -204,7 +204,7 @@ def test_ladder_table_orders_sizes_and_stays_out_of_the_main_table(tmp_path):
             record("datadecide-4m-shape", 3_700_000, "ms-pynative", 16.0),
             record("datadecide-4m-shape", 3_700_000, "pt", 100.0)]
     table = ladder(rows).splitlines()
-    assert table[2].startswith("| datadecide-4m | 3.7M | decode | 1x128+32 | 80.0 | 16.0 | 100.0 | - |")
-    assert "| 5.00 | 0.80 |" in table[2] and "| 2.00 | - |" in table[3]
+    assert table[2].startswith("| datadecide-4m | 3.7M | decode | 1x128+32 | 80.0 | 16.0 | 100.0 | 5.00 | 0.80 |")
+    assert "| 2.00 | - |" in table[3] and "pt-compile" not in table[0]
     assert markdown(rows, "cpu")[1] == []                  # a labelled sweep is not the main table
     assert ladder_chart(rows, tmp_path / "ladder.png", "t").stat().st_size > 0

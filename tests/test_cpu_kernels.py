@@ -328,3 +328,123 @@ def test_cached_attention_kernel_refuses_a_slot_past_the_cache():
     bias = ms.Tensor(np.zeros((1, 1, 1, 3), np.float32))
     with pytest.raises(RuntimeError):
         attend.cached(q, q, q, cache, cache, ms.Tensor(np.array([3], np.int32)), bias)[0].asnumpy()
+
+
+def _close_to_fp64(got: np.ndarray, fp64: np.ndarray, fp32: np.ndarray) -> None:
+    """Within 4x torch float32's own distance from float64 (and 1e-6 for exact cases)."""
+    assert np.abs(got - fp64).max() <= 4 * max(np.abs(fp32 - fp64).max(), 2.5e-7)
+
+
+class _WeightedRMSNorm(ms.nn.Cell):
+    def __init__(self, dim: int, affine: bool) -> None:
+        super().__init__()
+        self.norm = layers.RMSNorm(dim, eps=1e-5, elementwise_affine=affine, dtype=ms.float32)
+
+    def construct(self, x, dy):
+        return (self.norm(x) * dy).sum()
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("affine", [True, False])
+def test_rms_norm_kernel_matches_fp64_torch(mode, affine):
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(8)
+    dim = 1003                                                             # odd: scalar tails
+    x = (rng.standard_normal((3, 40, dim)) * 3 + 0.5).astype(np.float32)   # 120 rows: several threaded chunks
+    x[0, 0] = 0.0                                                          # an all-zero row: eps alone
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    net = _WeightedRMSNorm(dim, affine)
+    assert net.norm.use_cpu_kernel, cpu_kernels.status()
+    if affine:
+        net.norm.weight.set_data(ms.Tensor(rng.uniform(0.5, 1.5, dim).astype(np.float32)))
+    weight = net.norm.weight if affine else net.norm.ones
+    grad_fn = ms.grad(net, grad_position=0, weights=[net.norm.weight] if affine else None)
+    if mode == "graph":
+        grad_fn = ms.jit(grad_fn)
+    y = net.norm(ms.Tensor(x)).asnumpy()
+    grads = grad_fn(ms.Tensor(x), ms.Tensor(dy))
+    dx, dw = (grads[0].asnumpy(), grads[1][0].asnumpy()) if affine else (grads.asnumpy(), None)
+
+    def run_torch(dtype):
+        t = torch.from_numpy(x.astype(dtype)).requires_grad_()
+        w = torch.from_numpy(weight.asnumpy().astype(dtype)).requires_grad_()
+        out = t * torch.rsqrt(t.pow(2).mean(-1, keepdim=True) + 1e-5) * w
+        out.backward(torch.from_numpy(dy.astype(dtype)))
+        return out.detach().numpy(), t.grad.numpy(), w.grad.numpy()
+
+    y64, dx64, dw64 = run_torch(np.float64)
+    y32, dx32, dw32 = run_torch(np.float32)
+    _close_to_fp64(y, y64, y32)
+    _close_to_fp64(dx, dx64, dx32)
+    if affine:
+        _close_to_fp64(dw, dw64, dw32)
+
+
+class _WeightedRotary(ms.nn.Cell):
+    def __init__(self, heads: int, width: int) -> None:
+        super().__init__()
+        self.rotary = layers.RotaryQKV(heads, width, ms.float32)
+
+    def construct(self, qkv, cos, sin, dq, dk, dv):
+        q, k, v = self.rotary(qkv, cos, sin)
+        return (q * dq).sum() + (k * dk).sum() + (v * dv).sum()
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("seq", [1, 7])                                    # a decode step, and a sequence
+def test_rotary_qkv_kernel_matches_composed_and_fp64_torch(mode, seq):
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(9)
+    batch, heads, head_dim = 2, 3, 10
+    width = heads * head_dim
+    qkv = rng.standard_normal((batch, seq, 3 * width)).astype(np.float32)
+    cos_table, sin_table = layers.rotary_tables(64, head_dim, 10000.0)
+    positions = rng.choice(64, seq, replace=False)                          # any slots, as a decode step's
+    cos, sin = cos_table[positions].astype(np.float32), sin_table[positions].astype(np.float32)
+    douts = [rng.standard_normal((batch, seq, width)).astype(np.float32) for _ in range(3)]
+    kernel_net, composed_net = _WeightedRotary(heads, width), _WeightedRotary(heads, width)
+    assert kernel_net.rotary.use_cpu_kernel, cpu_kernels.status()
+    composed_net.rotary.use_cpu_kernel = False
+    args = [ms.Tensor(a) for a in (qkv, cos, sin, *douts)]
+    results = []
+    for net in (kernel_net, composed_net):
+        grad_fn = ms.grad(net, grad_position=0)
+        if mode == "graph":
+            grad_fn = ms.jit(grad_fn)
+        outs = [o.asnumpy() for o in net.rotary(*args[:3])]
+        results.append((outs, grad_fn(*args).asnumpy()))
+    (q, k, v), dqkv = results[0]
+    assert np.array_equal(v, qkv[..., 2 * width:])
+
+    def run_torch(dtype):
+        t = torch.from_numpy(qkv.astype(dtype)).requires_grad_()
+        c, s = (torch.from_numpy(a.astype(dtype))[None, :, None, :] for a in (cos, sin))
+
+        def rope(x):
+            x = x.reshape(batch, seq, heads, head_dim)
+            half = head_dim // 2
+            rotated = torch.cat((-x[..., half:], x[..., :half]), -1)
+            return (x * c + rotated * s).reshape(batch, seq, width)
+
+        outs = (rope(t[..., :width]), rope(t[..., width:2 * width]), t[..., 2 * width:])
+        sum(((o * torch.from_numpy(d.astype(dtype))).sum() for o, d in zip(outs, douts, strict=True))).backward()
+        return [o.detach().numpy() for o in outs[:2]], t.grad.numpy()
+
+    (q64, k64), g64 = run_torch(np.float64)
+    (q32, k32), g32 = run_torch(np.float32)
+    _close_to_fp64(q, q64, q32)
+    _close_to_fp64(k, k64, k32)
+    _close_to_fp64(dqkv, g64, g32)
+    (cq, ck, cv), cgrad = results[1]                                       # the composed path: same numbers
+    for got, composed in ((q, cq), (k, ck), (v, cv), (dqkv, cgrad)):
+        assert np.abs(got - composed).max() <= 1e-6
+
+
+def test_rotary_qkv_kernel_refuses_mismatched_tables():
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    rotary = layers.RotaryQKV(3, 30, ms.float32)
+    assert rotary.use_cpu_kernel
+    qkv = ms.Tensor(np.zeros((1, 4, 90), np.float32))
+    table = ms.Tensor(np.zeros((5, 10), np.float32))                       # 5 rows for 4 tokens
+    with pytest.raises(RuntimeError):
+        rotary(qkv, table, table)[0].asnumpy()

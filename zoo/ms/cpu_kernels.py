@@ -169,6 +169,51 @@ def layer_norm_op():
                       func_type="aot", bprop=bprop)
 
 
+def rms_norm_op():
+    """RMSNorm(x, weight, eps[1]) over the last axis as one Custom op with a one-kernel gradient
+    (dx, dweight); None when unavailable."""
+    path = library()
+    if path is None:
+        return None
+    from mindspore import ops
+
+    grad = ops.Custom(f"{path}:RmsNormGrad", out_shape=lambda x, w, eps, dy: (x, w),
+                      out_dtype=lambda x, w, eps, dy: (x, w), func_type="aot")
+
+    def bprop(x, weight, eps, out, dout):
+        dx, dweight = grad(x, weight, eps, dout)
+        return dx, dweight, ops.zeros_like(eps)
+
+    return ops.Custom(f"{path}:RmsNorm", out_shape=lambda x, w, eps: x, out_dtype=lambda x, w, eps: x,
+                      func_type="aot", bprop=bprop)
+
+
+def rotary_qkv_op():
+    """A fused (B, T, 3 W) [q | k | v] projection split into (B, T, W) q, k, v with RoPE applied to q
+    and k per head of width D, in one op (the composed path is ~17 ops); called as
+    op(qkv, cos (T, D), sin (T, D), heads[1] int32). Its gradient is one kernel writing dqkv.
+    None when unavailable."""
+    path = library()
+    if path is None:
+        return None
+    from mindspore import ops
+
+    grad = ops.Custom(f"{path}:RotaryQkvGrad",
+                      out_shape=lambda dq, dk, dv, cos, sin, heads: list(dq[:-1]) + [3 * dq[-1]],
+                      out_dtype=lambda dq, *rest: dq, func_type="aot")
+
+    def bprop(qkv, cos, sin, heads, out, dout):
+        return grad(dout[0], dout[1], dout[2], cos, sin, heads), ops.zeros_like(cos), ops.zeros_like(sin), \
+            ops.zeros_like(heads)
+
+    def shapes(qkv, cos, sin, heads):
+        third = list(qkv[:-1]) + [qkv[-1] // 3]
+        return third, third, third
+
+    return ops.Custom(f"{path}:RotaryQkv", out_shape=shapes, out_dtype=lambda qkv, *rest: (qkv, qkv, qkv),
+                      func_type="aot", bprop=bprop)
+
+
 def has_gemm() -> bool:
     """Whether the library was linked with oneDNN's sgemm (the attention kernels need it)."""
     path = library()

@@ -270,7 +270,10 @@ class HeadsAttention(nn.Cell):
 
 
 class RMSNorm(nn.Cell):
-    """y = x / sqrt(mean(x^2) + eps) * w, normalised in fp32 (as OLMo and Llama do) then cast back."""
+    """y = x / sqrt(mean(x^2) + eps) * w, normalised in fp32 (as OLMo and Llama do) then cast back.
+
+    The Ascend kernel where it fits; on CPU in float32 the kernel of zoo/ms/cpu_kernels.py (one op
+    each way where the written-out form is six, and a decode step is launch-bound); else written out."""
 
     def __init__(self, dim: int, eps: float = 1e-6, elementwise_affine: bool = True, dtype=ms.float32) -> None:
         super().__init__()
@@ -278,11 +281,17 @@ class RMSNorm(nn.Cell):
         self.weight = _param(One(), (dim,), dtype) if elementwise_affine else None
         self.ones = Tensor(np.ones(dim), dtype)
         self.use_kernel = kernels.rms_norm_fits(kernels.device_name(), kernels.dtype_name(dtype))
+        self.cpu_kernel = None if self.use_kernel else cpu_kernels.for_cell(cpu_kernels.rms_norm_op, dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None
+        self.eps_tensor = Tensor([eps], ms.float32)
         self.mean = RowMean(dim)
 
     def construct(self, x: Tensor) -> Tensor:
+        weight = self.ones if self.weight is None else self.weight
         if self.use_kernel:
-            return kernels.fused_rms_norm(x, self.ones if self.weight is None else self.weight, self.eps)
+            return kernels.fused_rms_norm(x, weight, self.eps)
+        if self.use_cpu_kernel:
+            return self.cpu_kernel(x, weight, self.eps_tensor)
         h = x.astype(ms.float32)
         h = (h * ops.rsqrt(self.mean(h * h) + self.eps)).astype(x.dtype)
         return h if self.weight is None else self.weight * h
@@ -299,6 +308,29 @@ def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor, fused: bool = False) -> Te
     if fused:
         return kernels.fused_rotary(x, cos, sin)
     return x * cos + rotate_half(x) * sin
+
+
+class RotaryQKV(nn.Cell):
+    """A fused (B, T, 3W) [q | k | v] projection split into (B, T, W) q, k, v, with RoPE on q and k per
+    head: on CPU in float32 one kernel (zoo/ms/cpu_kernels.py) where the composed form is three
+    slices and two rotations of seven ops; else exactly that composition. cos / sin: (T, D)."""
+
+    def __init__(self, num_heads: int, width: int, dtype=ms.float32) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.width = width
+        self.cpu_kernel = cpu_kernels.for_cell(cpu_kernels.rotary_qkv_op, dtype)
+        self.use_cpu_kernel = self.cpu_kernel is not None
+        self.heads = Tensor([num_heads], ms.int32)
+
+    def construct(self, qkv: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if self.use_cpu_kernel:
+            return self.cpu_kernel(qkv, cos, sin, self.heads)
+        batch, seq, _ = qkv.shape
+        cos, sin = cos.reshape(1, seq, 1, -1), sin.reshape(1, seq, 1, -1)
+        q = apply_rotary(qkv[:, :, :self.width].reshape(batch, seq, self.num_heads, -1), cos, sin)
+        k = apply_rotary(qkv[:, :, self.width:2 * self.width].reshape(batch, seq, self.num_heads, -1), cos, sin)
+        return q.reshape(batch, seq, self.width), k.reshape(batch, seq, self.width), qkv[:, :, 2 * self.width:]
 
 
 def silu(x: Tensor) -> Tensor:

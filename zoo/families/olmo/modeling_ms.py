@@ -25,6 +25,7 @@ from zoo.ms.layers import (
     LayerNorm,
     Linear,
     RMSNorm,
+    RotaryQKV,
     SwiGLU,
     apply_rotary,
     attention,
@@ -60,6 +61,7 @@ class OLMoAttention(nn.Cell):
         self.fused_attention = kernels.flash_attention_head_fits(device, dtype_name, config.num_heads,
                                                                  config.head_dim)
         self.attend = HeadsAttention(self.num_heads, self.scale, dtype)  # its CPU kernels: attend_in_place
+        self.rotary_qkv = RotaryQKV(self.num_heads, width, dtype)
 
     def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                   cache_positions=None):
@@ -86,13 +88,8 @@ class OLMoAttention(nn.Cell):
     def attend_in_place(self, qkv: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                         cache_positions=None):
         """The CPU kernels' path: RoPE on (B, T, H, D) views, heads never transposed (cos / sin: T x D)."""
-        batch, seq, _ = qkv.shape
-        heads = self.num_heads
-        cos, sin = cos.reshape(1, seq, 1, -1), sin.reshape(1, seq, 1, -1)
-        q = apply_rotary(qkv[:, :, :self.width].reshape(batch, seq, heads, -1), cos, sin)
-        k = apply_rotary(qkv[:, :, self.width:2 * self.width].reshape(batch, seq, heads, -1), cos, sin)
-        v = qkv[:, :, 2 * self.width:]
-        q, k = q.reshape(batch, seq, self.width), k.reshape(batch, seq, self.width)
+        seq = qkv.shape[1]
+        q, k, v = self.rotary_qkv(qkv, cos.reshape(seq, -1), sin.reshape(seq, -1))
         if key_cache is None:
             return self.attn_out(self.attend(q, k, v, bias)), k, v
         out, keys, values = self.attend.cached(q, k, v, key_cache, value_cache, cache_positions, bias)

@@ -26,6 +26,11 @@
 // LayerNorm over the last axis, y = (x - mean) r w + b with r = 1 / sqrt(var + eps) (two passes
 // per row, biased variance, as torch), and its gradient: with xh = (x - mean) r and g = dy w,
 // dx = r (g - mean(g) - xh mean(g xh)), dw = sum over rows of dy xh, db = sum over rows of dy.
+// RMSNorm, y = x r w with r = 1 / sqrt(mean(x^2) + eps), and its gradient: with g = dy w,
+// dx = r g - x r^3 mean(g x), dw = sum over rows of dy x r.
+// RoPE on the q and k thirds of a fused (B, T, 3 H D) projection, v copied out, in one op:
+// y = x cos_t + rot(x) sin_t per head, rot(x1, x2) = (-x2, x1) on the halves; its gradient is the
+// transposed rotation, dx1 = dy1 cos1 + dy2 sin2, dx2 = dy2 cos2 - dy1 sin1 (v's gradient passes).
 // MindSpore 2.9's CPU Erf kernel is scalar and single-threaded (~25 ms on 1024 x 3072); here erf
 // and exp come from glibc's vector math library (libmvec, 8 lanes on AVX2) when the CPU and the C
 // library have it, else from scalar erff / expf, and the block is split across the cores.
@@ -254,6 +259,109 @@ ZOO_DISPATCH(LayerNormGradRows,
              (const float *x, const float *w, float eps, const float *dy, float *dx, float *dw_part, float *db_part,
               int64_t d, int64_t begin, int64_t end),
              (x, w, eps, dy, dx, dw_part, db_part, d, begin, end))
+
+ZOO_INLINE float RowSquares(const float *x, int64_t d) {
+  float acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + kLanes <= d; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += x[j + l] * x[j + l];
+  float total = 0;
+  for (; j < d; ++j) total += x[j] * x[j];
+  for (int l = 0; l < kLanes; ++l) total += acc[l];
+  return total;
+}
+
+// Rows [begin, end) of a (rows, d) RMSNorm.
+ZOO_INLINE void RmsNormRowsBody(const float *x, const float *w, float eps, float *y, int64_t d, int64_t begin,
+                                int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *xr = x + r * d;
+    float *yr = y + r * d;
+    const float rstd = 1.0f / std::sqrt(RowSquares(xr, d) / static_cast<float>(d) + eps);
+    for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * rstd * w[j];
+  }
+}
+
+ZOO_DISPATCH(RmsNormRows, (const float *x, const float *w, float eps, float *y, int64_t d, int64_t begin, int64_t end),
+             (x, w, eps, y, d, begin, end))
+
+// dx for rows [begin, end); the dw partial sums of these rows added into dw_part.
+ZOO_INLINE void RmsNormGradRowsBody(const float *x, const float *w, float eps, const float *dy, float *dx,
+                                    float *dw_part, int64_t d, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *xr = x + r * d, *dyr = dy + r * d;
+    float *dxr = dx + r * d;
+    const float rstd = 1.0f / std::sqrt(RowSquares(xr, d) / static_cast<float>(d) + eps);
+    float gx_acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + kLanes <= d; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) gx_acc[l] += dyr[j + l] * w[j + l] * xr[j + l];
+    float gx_sum = 0;
+    for (; j < d; ++j) gx_sum += dyr[j] * w[j] * xr[j];
+    for (int l = 0; l < kLanes; ++l) gx_sum += gx_acc[l];
+    const float correction = rstd * rstd * rstd * gx_sum / static_cast<float>(d);
+    for (int64_t k = 0; k < d; ++k) {
+      dxr[k] = rstd * dyr[k] * w[k] - xr[k] * correction;
+      dw_part[k] += dyr[k] * xr[k] * rstd;
+    }
+  }
+}
+
+ZOO_DISPATCH(RmsNormGradRows,
+             (const float *x, const float *w, float eps, const float *dy, float *dx, float *dw_part, int64_t d,
+              int64_t begin, int64_t end),
+             (x, w, eps, dy, dx, dw_part, d, begin, end))
+
+// One head's rotation: y = x cos + rot(x) sin, or its transpose (the gradient) when `transposed`.
+ZOO_INLINE void RotateHead(const float *x, const float *cos, const float *sin, float *y, int64_t half,
+                           bool transposed) {
+  const float sign = transposed ? -1.0f : 1.0f;
+  const float *sin_lo = transposed ? sin + half : sin, *sin_hi = transposed ? sin : sin + half;
+  for (int64_t j = 0; j < half; ++j) {
+    y[j] = x[j] * cos[j] - sign * x[j + half] * sin_lo[j];
+    y[j + half] = x[j + half] * cos[j + half] + sign * x[j] * sin_hi[j];
+  }
+}
+
+// Rows [begin, end) of (B T) rows of a fused [q | k | v] (width 3 W): q and k rotated, v copied.
+ZOO_INLINE void RotaryQkvRowsBody(const float *qkv, const float *cos, const float *sin, float *q, float *k,
+                                  float *v, int64_t seq, int64_t heads, int64_t dim, int64_t begin, int64_t end) {
+  const int64_t width = heads * dim, half = dim / 2;
+  for (int64_t r = begin; r < end; ++r) {
+    const float *row = qkv + r * 3 * width, *c = cos + (r % seq) * dim, *s = sin + (r % seq) * dim;
+    for (int64_t h = 0; h < heads; ++h) {
+      RotateHead(row + h * dim, c, s, q + r * width + h * dim, half, false);
+      RotateHead(row + width + h * dim, c, s, k + r * width + h * dim, half, false);
+    }
+    std::memcpy(v + r * width, row + 2 * width, sizeof(float) * width);
+  }
+}
+
+ZOO_DISPATCH(RotaryQkvRows,
+             (const float *qkv, const float *cos, const float *sin, float *q, float *k, float *v, int64_t seq,
+              int64_t heads, int64_t dim, int64_t begin, int64_t end),
+             (qkv, cos, sin, q, k, v, seq, heads, dim, begin, end))
+
+// The gradient of rows [begin, end): dq and dk rotated back, dv copied, into one (B T, 3 W) dqkv.
+ZOO_INLINE void RotaryQkvGradRowsBody(const float *dq, const float *dk, const float *dv, const float *cos,
+                                      const float *sin, float *dqkv, int64_t seq, int64_t heads, int64_t dim,
+                                      int64_t begin, int64_t end) {
+  const int64_t width = heads * dim, half = dim / 2;
+  for (int64_t r = begin; r < end; ++r) {
+    float *row = dqkv + r * 3 * width;
+    const float *c = cos + (r % seq) * dim, *s = sin + (r % seq) * dim;
+    for (int64_t h = 0; h < heads; ++h) {
+      RotateHead(dq + r * width + h * dim, c, s, row + h * dim, half, true);
+      RotateHead(dk + r * width + h * dim, c, s, row + width + h * dim, half, true);
+    }
+    std::memcpy(row + 2 * width, dv + r * width, sizeof(float) * width);
+  }
+}
+
+ZOO_DISPATCH(RotaryQkvGradRows,
+             (const float *dq, const float *dk, const float *dv, const float *cos, const float *sin, float *dqkv,
+              int64_t seq, int64_t heads, int64_t dim, int64_t begin, int64_t end),
+             (dq, dk, dv, cos, sin, dqkv, seq, heads, dim, begin, end))
 
 // One pass of the AdamW update over n elements, in torch's CPU operation order (lerp as one fused
 // multiply-add, addcmul as (w g) g fused onto b2 v, addcdiv left to right). torch's sqrt comes from MKL (within 1 ulp, not
@@ -570,6 +678,114 @@ int LayerNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const
     dw[k] = sw;
     db[k] = sb;
   }
+  return 0;
+}
+
+// params: x (..., d), weight (d), eps (1), y (..., d)
+int RmsNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 4 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
+  const int64_t d = shapes[0][ndims[0] - 1];
+  if (d < 1 || Elements(ndims[1], shapes[1]) != d) return 2;
+  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
+  const float eps = *static_cast<const float *>(params[2]);
+  float *y = static_cast<float *>(params[3]);
+  const int64_t rows = Elements(ndims[0], shapes[0]) / d;
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
+  ParallelFor((rows + rows_per_chunk - 1) / rows_per_chunk, [&](int64_t begin, int64_t end) {
+    RmsNormRows(x, w, eps, y, d, begin * rows_per_chunk, std::min(rows, end * rows_per_chunk));
+  }, 1);
+  return 0;
+}
+
+// params: x (..., d), weight (d), eps (1), dy (..., d); dx (..., d), dw (d)
+int RmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 6 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
+  const int64_t d = shapes[0][ndims[0] - 1];
+  const int64_t n = Elements(ndims[0], shapes[0]);
+  if (d < 1 || Elements(ndims[1], shapes[1]) != d || Elements(ndims[3], shapes[3]) != n) return 2;
+  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
+  const float eps = *static_cast<const float *>(params[2]);
+  const float *dy = static_cast<const float *>(params[3]);
+  float *dx = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]);
+  const int64_t rows = n / d;
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
+  const int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+  // One dw partial per chunk, summed in chunk order: the same result for any thread count.
+  std::vector<float> dw_parts(chunks * d, 0.0f);
+  ParallelFor(chunks, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c)
+      RmsNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], d, c * rows_per_chunk,
+                      std::min(rows, (c + 1) * rows_per_chunk));
+  }, 1);
+  for (int64_t k = 0; k < d; ++k) {
+    float sw = 0;
+    for (int64_t c = 0; c < chunks; ++c) sw += dw_parts[c * d + k];
+    dw[k] = sw;
+  }
+  return 0;
+}
+
+// RotaryQkv's shapes: qkv (B, T, 3 W) (B, T and W from `x_shape`), cos / sin (T, D) with W = heads D and
+// D even. Rows 0 when they do not fit.
+struct RotaryShape {
+  int64_t rows = 0, seq = 0, heads = 0, dim = 0;
+};
+
+RotaryShape CheckRotary(int x_ndim, const int64_t *x_shape, int64_t width, int *ndims, int64_t **shapes,
+                        int cos_index, int32_t heads) {
+  RotaryShape out;
+  if (x_ndim != 3 || ndims[cos_index] != 2 || ndims[cos_index + 1] != 2 || heads < 1) return out;
+  const int64_t seq = x_shape[1], dim = shapes[cos_index][1];
+  const int64_t *sin_shape = shapes[cos_index + 1];
+  if (width != heads * dim || dim % 2 != 0 || shapes[cos_index][0] != seq || sin_shape[0] != seq ||
+      sin_shape[1] != dim)
+    return out;
+  out.rows = x_shape[0] * seq;
+  out.seq = seq;
+  out.heads = heads;
+  out.dim = dim;
+  return out;
+}
+
+bool Float32Except(int nparam, const char **dtypes, int int32_index) {
+  for (int i = 0; i < nparam; ++i)
+    if (std::strcmp(dtypes[i], i == int32_index ? "int32" : "float32") != 0) return false;
+  return true;
+}
+
+// params: qkv (B, T, 3 W), cos (T, D), sin (T, D), heads (1) int32; q, k, v (B, T, W)
+int RotaryQkv(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 7 || !Float32Except(nparam, dtypes, 3)) return 1;
+  const int32_t heads = *static_cast<const int32_t *>(params[3]);
+  if (ndims[0] != 3 || shapes[0][2] % 3 != 0) return 2;
+  const RotaryShape shape = CheckRotary(ndims[0], shapes[0], shapes[0][2] / 3, ndims, shapes, 1, heads);
+  if (shape.rows == 0) return 2;
+  const float *x = static_cast<const float *>(params[0]);
+  const float *cos = static_cast<const float *>(params[1]), *sin = static_cast<const float *>(params[2]);
+  float *q = static_cast<float *>(params[4]), *k = static_cast<float *>(params[5]);
+  float *v = static_cast<float *>(params[6]);
+  ParallelFor(shape.rows, [&](int64_t begin, int64_t end) {
+    RotaryQkvRows(x, cos, sin, q, k, v, shape.seq, shape.heads, shape.dim, begin, end);
+  }, std::max<int64_t>(1, kMinChunk / (3 * shape.heads * shape.dim)));
+  return 0;
+}
+
+// params: dq, dk, dv (B, T, W), cos (T, D), sin (T, D), heads (1) int32; dqkv (B, T, 3 W)
+int RotaryQkvGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 7 || !Float32Except(nparam, dtypes, 5)) return 1;
+  const int32_t heads = *static_cast<const int32_t *>(params[5]);
+  if (ndims[0] != 3) return 2;
+  const int64_t n = Elements(ndims[0], shapes[0]);
+  if (Elements(ndims[1], shapes[1]) != n || Elements(ndims[2], shapes[2]) != n) return 2;
+  const RotaryShape shape = CheckRotary(ndims[0], shapes[0], shapes[0][2], ndims, shapes, 3, heads);
+  if (shape.rows == 0) return 2;
+  const float *dq = static_cast<const float *>(params[0]), *dk = static_cast<const float *>(params[1]);
+  const float *dv = static_cast<const float *>(params[2]);
+  const float *cos = static_cast<const float *>(params[3]), *sin = static_cast<const float *>(params[4]);
+  float *dqkv = static_cast<float *>(params[6]);
+  ParallelFor(shape.rows, [&](int64_t begin, int64_t end) {
+    RotaryQkvGradRows(dq, dk, dv, cos, sin, dqkv, shape.seq, shape.heads, shape.dim, begin, end);
+  }, std::max<int64_t>(1, kMinChunk / (3 * shape.heads * shape.dim)));
   return 0;
 }
 
