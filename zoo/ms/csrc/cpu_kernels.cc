@@ -98,6 +98,30 @@ void ParallelFor(int64_t n, const Body &body, int64_t min_chunk = kMinChunk) {
   for (auto &w : workers) w.join();
 }
 
+// Rows of a (rows, d) block in chunks of ~kMinChunk elements: how many chunks, and body(chunk,
+// first_row, end_row) over all of them, spread over the cores.
+int64_t RowChunkCount(int64_t rows, int64_t d) {
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
+  return (rows + rows_per_chunk - 1) / rows_per_chunk;
+}
+
+template <typename Body>
+void ForRowChunks(int64_t rows, int64_t d, const Body &body) {
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
+  ParallelFor(RowChunkCount(rows, d), [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) body(c, c * rows_per_chunk, std::min(rows, (c + 1) * rows_per_chunk));
+  }, 1);
+}
+
+// out[k] = the sum over chunks of parts[c d + k], in chunk order: the same result for any thread count.
+void SumChunkPartials(const std::vector<float> &parts, int64_t chunks, int64_t d, float *out) {
+  for (int64_t k = 0; k < d; ++k) {
+    float total = 0;
+    for (int64_t c = 0; c < chunks; ++c) total += parts[c * d + k];
+    out[k] = total;
+  }
+}
+
 void GeluScalar(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * kInvSqrt2));
 }
@@ -640,11 +664,9 @@ int LayerNorm(int nparam, void **params, int *ndims, int64_t **shapes, const cha
   const float *b = static_cast<const float *>(params[2]);
   const float eps = *static_cast<const float *>(params[3]);
   float *y = static_cast<float *>(params[4]);
-  const int64_t rows = Elements(ndims[0], shapes[0]) / d;
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
-  ParallelFor((rows + rows_per_chunk - 1) / rows_per_chunk, [&](int64_t begin, int64_t end) {
-    LayerNormRows(x, w, b, eps, y, d, begin * rows_per_chunk, std::min(rows, end * rows_per_chunk));
-  }, 1);
+  ForRowChunks(Elements(ndims[0], shapes[0]) / d, d, [&](int64_t, int64_t begin, int64_t end) {
+    LayerNormRows(x, w, b, eps, y, d, begin, end);
+  });
   return 0;
 }
 
@@ -659,25 +681,13 @@ int LayerNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const
   const float *dy = static_cast<const float *>(params[3]);
   float *dx = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]);
   float *db = static_cast<float *>(params[6]);
-  const int64_t rows = n / d;
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
-  const int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
-  // One dw / db partial per chunk, summed in chunk order: the same result for any thread count.
-  std::vector<float> dw_parts(chunks * d, 0.0f), db_parts(chunks * d, 0.0f);
-  ParallelFor(chunks, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c)
-      LayerNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], &db_parts[c * d], d, c * rows_per_chunk,
-                        std::min(rows, (c + 1) * rows_per_chunk));
-  }, 1);
-  for (int64_t k = 0; k < d; ++k) {
-    float sw = 0, sb = 0;
-    for (int64_t c = 0; c < chunks; ++c) {
-      sw += dw_parts[c * d + k];
-      sb += db_parts[c * d + k];
-    }
-    dw[k] = sw;
-    db[k] = sb;
-  }
+  const int64_t chunks = RowChunkCount(n / d, d);
+  std::vector<float> dw_parts(chunks * d, 0.0f), db_parts(chunks * d, 0.0f);  // one partial per chunk
+  ForRowChunks(n / d, d, [&](int64_t c, int64_t begin, int64_t end) {
+    LayerNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], &db_parts[c * d], d, begin, end);
+  });
+  SumChunkPartials(dw_parts, chunks, d, dw);
+  SumChunkPartials(db_parts, chunks, d, db);
   return 0;
 }
 
@@ -689,11 +699,9 @@ int RmsNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char 
   const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
   const float eps = *static_cast<const float *>(params[2]);
   float *y = static_cast<float *>(params[3]);
-  const int64_t rows = Elements(ndims[0], shapes[0]) / d;
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
-  ParallelFor((rows + rows_per_chunk - 1) / rows_per_chunk, [&](int64_t begin, int64_t end) {
-    RmsNormRows(x, w, eps, y, d, begin * rows_per_chunk, std::min(rows, end * rows_per_chunk));
-  }, 1);
+  ForRowChunks(Elements(ndims[0], shapes[0]) / d, d, [&](int64_t, int64_t begin, int64_t end) {
+    RmsNormRows(x, w, eps, y, d, begin, end);
+  });
   return 0;
 }
 
@@ -707,21 +715,12 @@ int RmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const c
   const float eps = *static_cast<const float *>(params[2]);
   const float *dy = static_cast<const float *>(params[3]);
   float *dx = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]);
-  const int64_t rows = n / d;
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kMinChunk / d);
-  const int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
-  // One dw partial per chunk, summed in chunk order: the same result for any thread count.
-  std::vector<float> dw_parts(chunks * d, 0.0f);
-  ParallelFor(chunks, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c)
-      RmsNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], d, c * rows_per_chunk,
-                      std::min(rows, (c + 1) * rows_per_chunk));
-  }, 1);
-  for (int64_t k = 0; k < d; ++k) {
-    float sw = 0;
-    for (int64_t c = 0; c < chunks; ++c) sw += dw_parts[c * d + k];
-    dw[k] = sw;
-  }
+  const int64_t chunks = RowChunkCount(n / d, d);
+  std::vector<float> dw_parts(chunks * d, 0.0f);  // one partial per chunk
+  ForRowChunks(n / d, d, [&](int64_t c, int64_t begin, int64_t end) {
+    RmsNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], d, begin, end);
+  });
+  SumChunkPartials(dw_parts, chunks, d, dw);
   return 0;
 }
 
