@@ -87,7 +87,7 @@ class OLMoAttention(nn.Cell):
 
     def attend_in_place(self, qkv: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                         cache_positions=None):
-        """The CPU kernels' path: RoPE on (B, T, H, D) views, heads never transposed (cos / sin: T x D)."""
+        """The CPU kernels' path: split and RoPE in one op, heads never transposed (cos / sin: 1 x 1 x T x D)."""
         seq = qkv.shape[1]
         q, k, v = self.rotary_qkv(qkv, cos.reshape(seq, -1), sin.reshape(seq, -1))
         if key_cache is None:
