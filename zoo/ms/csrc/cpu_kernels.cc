@@ -284,24 +284,13 @@ ZOO_DISPATCH(LayerNormGradRows,
               int64_t d, int64_t begin, int64_t end),
              (x, w, eps, dy, dx, dw_part, db_part, d, begin, end))
 
-ZOO_INLINE float RowSquares(const float *x, int64_t d) {
-  float acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + kLanes <= d; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += x[j + l] * x[j + l];
-  float total = 0;
-  for (; j < d; ++j) total += x[j] * x[j];
-  for (int l = 0; l < kLanes; ++l) total += acc[l];
-  return total;
-}
-
 // Rows [begin, end) of a (rows, d) RMSNorm.
 ZOO_INLINE void RmsNormRowsBody(const float *x, const float *w, float eps, float *y, int64_t d, int64_t begin,
                                 int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float *xr = x + r * d;
     float *yr = y + r * d;
-    const float rstd = 1.0f / std::sqrt(RowSquares(xr, d) / static_cast<float>(d) + eps);
+    const float rstd = 1.0f / std::sqrt(RowCentredSquares(xr, 0.0f, d) / static_cast<float>(d) + eps);
     for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * rstd * w[j];
   }
 }
@@ -315,7 +304,7 @@ ZOO_INLINE void RmsNormGradRowsBody(const float *x, const float *w, float eps, c
   for (int64_t r = begin; r < end; ++r) {
     const float *xr = x + r * d, *dyr = dy + r * d;
     float *dxr = dx + r * d;
-    const float rstd = 1.0f / std::sqrt(RowSquares(xr, d) / static_cast<float>(d) + eps);
+    const float rstd = 1.0f / std::sqrt(RowCentredSquares(xr, 0.0f, d) / static_cast<float>(d) + eps);
     float gx_acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t j = 0;
     for (; j + kLanes <= d; j += kLanes)
@@ -611,6 +600,13 @@ bool AllFloat32(int nparam, const char **dtypes) {
   return true;
 }
 
+// Every param float32 but the one at int32_index, which is int32.
+bool Float32Except(int nparam, const char **dtypes, int int32_index) {
+  for (int i = 0; i < nparam; ++i)
+    if (std::strcmp(dtypes[i], i == int32_index ? "int32" : "float32") != 0) return false;
+  return true;
+}
+
 }  // namespace
 
 extern "C" {
@@ -724,16 +720,17 @@ int RmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const c
   return 0;
 }
 
-// RotaryQkv's shapes: qkv (B, T, 3 W) (B, T and W from `x_shape`), cos / sin (T, D) with W = heads D and
-// D even. Rows 0 when they do not fit.
+// RotaryQkv's shapes: x (B, T, ...) with rows of W = heads D per q, k or v, cos / sin (T, D) at
+// shapes[cos_index], D even. Rows 0 when they do not fit.
 struct RotaryShape {
   int64_t rows = 0, seq = 0, heads = 0, dim = 0;
+  int64_t MinRows() const { return std::max<int64_t>(1, kMinChunk / (3 * heads * dim)); }  // per thread
 };
 
-RotaryShape CheckRotary(int x_ndim, const int64_t *x_shape, int64_t width, int *ndims, int64_t **shapes,
-                        int cos_index, int32_t heads) {
+RotaryShape CheckRotary(const int64_t *x_shape, int64_t width, int *ndims, int64_t **shapes, int cos_index,
+                        int32_t heads) {
   RotaryShape out;
-  if (x_ndim != 3 || ndims[cos_index] != 2 || ndims[cos_index + 1] != 2 || heads < 1) return out;
+  if (ndims[cos_index] != 2 || ndims[cos_index + 1] != 2 || heads < 1) return out;
   const int64_t seq = x_shape[1], dim = shapes[cos_index][1];
   const int64_t *sin_shape = shapes[cos_index + 1];
   if (width != heads * dim || dim % 2 != 0 || shapes[cos_index][0] != seq || sin_shape[0] != seq ||
@@ -746,18 +743,12 @@ RotaryShape CheckRotary(int x_ndim, const int64_t *x_shape, int64_t width, int *
   return out;
 }
 
-bool Float32Except(int nparam, const char **dtypes, int int32_index) {
-  for (int i = 0; i < nparam; ++i)
-    if (std::strcmp(dtypes[i], i == int32_index ? "int32" : "float32") != 0) return false;
-  return true;
-}
-
 // params: qkv (B, T, 3 W), cos (T, D), sin (T, D), heads (1) int32; q, k, v (B, T, W)
 int RotaryQkv(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (nparam != 7 || !Float32Except(nparam, dtypes, 3)) return 1;
   const int32_t heads = *static_cast<const int32_t *>(params[3]);
   if (ndims[0] != 3 || shapes[0][2] % 3 != 0) return 2;
-  const RotaryShape shape = CheckRotary(ndims[0], shapes[0], shapes[0][2] / 3, ndims, shapes, 1, heads);
+  const RotaryShape shape = CheckRotary(shapes[0], shapes[0][2] / 3, ndims, shapes, 1, heads);
   if (shape.rows == 0) return 2;
   const float *x = static_cast<const float *>(params[0]);
   const float *cos = static_cast<const float *>(params[1]), *sin = static_cast<const float *>(params[2]);
@@ -765,7 +756,7 @@ int RotaryQkv(int nparam, void **params, int *ndims, int64_t **shapes, const cha
   float *v = static_cast<float *>(params[6]);
   ParallelFor(shape.rows, [&](int64_t begin, int64_t end) {
     RotaryQkvRows(x, cos, sin, q, k, v, shape.seq, shape.heads, shape.dim, begin, end);
-  }, std::max<int64_t>(1, kMinChunk / (3 * shape.heads * shape.dim)));
+  }, shape.MinRows());
   return 0;
 }
 
@@ -776,7 +767,7 @@ int RotaryQkvGrad(int nparam, void **params, int *ndims, int64_t **shapes, const
   if (ndims[0] != 3) return 2;
   const int64_t n = Elements(ndims[0], shapes[0]);
   if (Elements(ndims[1], shapes[1]) != n || Elements(ndims[2], shapes[2]) != n) return 2;
-  const RotaryShape shape = CheckRotary(ndims[0], shapes[0], shapes[0][2], ndims, shapes, 3, heads);
+  const RotaryShape shape = CheckRotary(shapes[0], shapes[0][2], ndims, shapes, 3, heads);
   if (shape.rows == 0) return 2;
   const float *dq = static_cast<const float *>(params[0]), *dk = static_cast<const float *>(params[1]);
   const float *dv = static_cast<const float *>(params[2]);
@@ -784,7 +775,7 @@ int RotaryQkvGrad(int nparam, void **params, int *ndims, int64_t **shapes, const
   float *dqkv = static_cast<float *>(params[6]);
   ParallelFor(shape.rows, [&](int64_t begin, int64_t end) {
     RotaryQkvGradRows(dq, dk, dv, cos, sin, dqkv, shape.seq, shape.heads, shape.dim, begin, end);
-  }, std::max<int64_t>(1, kMinChunk / (3 * shape.heads * shape.dim)));
+  }, shape.MinRows());
   return 0;
 }
 
@@ -876,9 +867,7 @@ int CrossEntropyGrad(int nparam, void **params, int *ndims, int64_t **shapes, co
 
 // params: x (..., 2h) float32, gate_first (1) int32; y (..., h)
 int SwiGlu(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 3 || std::strcmp(dtypes[0], "float32") != 0 || std::strcmp(dtypes[1], "int32") != 0 ||
-      std::strcmp(dtypes[2], "float32") != 0 || ndims[0] < 1)
-    return 1;
+  if (nparam != 3 || !Float32Except(nparam, dtypes, 1) || ndims[0] < 1) return 1;
   const int64_t width = shapes[0][ndims[0] - 1], half = width / 2;
   if (width % 2 != 0 || half < 1) return 2;
   const int64_t rows = Elements(ndims[0], shapes[0]) / width;
@@ -921,9 +910,7 @@ int SwiGluGrad(int nparam, void **params, int *ndims, int64_t **shapes, const ch
 // scale (1) float32, heads (1) int32; out (B, S, W), probs (B, H, S, S)
 int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (dnnl_sgemm == nullptr) return 3;
-  if (nparam != 8 || std::strcmp(dtypes[5], "int32") != 0 || ndims[0] != 3) return 1;
-  for (int i : {0, 1, 2, 3, 4, 6, 7})
-    if (std::strcmp(dtypes[i], "float32") != 0) return 1;
+  if (nparam != 8 || !Float32Except(nparam, dtypes, 5) || ndims[0] != 3) return 1;
   const int64_t batch = shapes[0][0], seq = shapes[0][1], width = shapes[0][2];
   const int64_t heads = *static_cast<const int32_t *>(params[5]);
   const int64_t bias_size = Elements(ndims[3], shapes[3]);
