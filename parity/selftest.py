@@ -29,7 +29,7 @@ def _norm_epsilon(net) -> None:
 
     norm = net.encoder.layers[0].mlp_norm
     norm.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=1e-1)
-    norm.eps = 1e-1   # the written-out CPU path of zoo.ms.layers.LayerNorm reads this
+    norm.eps = 1e-1   # both the CPU kernel and the written-out path of zoo.ms.layers.LayerNorm read this
 
 
 def _swapped_qk(net) -> None:

@@ -380,6 +380,23 @@ def test_rms_norm_kernel_matches_fp64_torch(mode, affine):
         _close_to_fp64(dw, dw64, dw32)
 
 
+@pytest.mark.parametrize("norm_name", ["LayerNorm", "RMSNorm"])
+def test_norm_eps_set_after_init_reaches_kernel_and_written_out_path(norm_name):
+    """`eps` set on a built norm (as the parity self-test does) is what both paths use next call."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    x = (np.random.default_rng(10).standard_normal((4, 16)) * 0.1).astype(np.float32)   # small: eps matters
+    norm = getattr(layers, norm_name)(16, eps=1e-6, dtype=ms.float32)
+    norm.eps = 0.5
+    h = torch.from_numpy(x.astype(np.float64))
+    if norm_name == "LayerNorm":
+        h = h - h.mean(-1, keepdim=True)
+    expected = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 0.5)).numpy()
+    assert norm.use_cpu_kernel, cpu_kernels.status()
+    np.testing.assert_allclose(norm(ms.Tensor(x)).asnumpy(), expected, atol=2e-6)
+    norm.use_cpu_kernel = False
+    np.testing.assert_allclose(norm(ms.Tensor(x)).asnumpy(), expected, atol=2e-6)
+
+
 class _WeightedRotary(ms.nn.Cell):
     def __init__(self, heads: int, width: int) -> None:
         super().__init__()

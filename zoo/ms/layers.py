@@ -111,7 +111,22 @@ class RowMean(nn.Cell):
         return self.matmul(h.reshape(-1, self.dim), self.column).reshape(h.shape[:-1] + (1,))
 
 
-class LayerNorm(nn.Cell):
+class _Norm(nn.Cell):
+    """What both norms share: `eps` as a float (the written-out path) and as the (1,) float32 tensor the
+    CPU kernels take, built once and kept in step whenever `eps` is set (the parity self-test edits it).
+    A graph-mode cell compiled before such an edit keeps the old value, like any other attribute."""
+
+    @property
+    def eps(self) -> float:
+        return self._eps
+
+    @eps.setter
+    def eps(self, value: float) -> None:
+        self._eps = float(value)
+        self.eps_tensor = Tensor([value], ms.float32)
+
+
+class LayerNorm(_Norm):
     """LayerNorm over the last axis with torch's parameter names (weight, bias).
 
     On CPU in float32 it is the hand-written kernel of zoo/ms/cpu_kernels.py (one pass forward, one
@@ -137,12 +152,12 @@ class LayerNorm(nn.Cell):
         weight = self.ones if self.weight is None else self.weight
         bias = self.zeros if self.bias is None else self.bias
         if self.use_cpu_kernel:
-            return self.cpu_kernel(x, weight, bias, ops.full((1,), self.eps, dtype=ms.float32))
+            return self.cpu_kernel(x, weight, bias, self.eps_tensor)
         if self.use_kernel:
             return self.norm(x, weight, bias)[0]
         h = x.astype(ms.float32)
         centred = h - self.mean(h)
-        h = (centred * ops.rsqrt(self.mean(centred * centred) + self.eps)).astype(x.dtype)
+        h = (centred * ops.rsqrt(self.mean(centred * centred) + self._eps)).astype(x.dtype)
         if self.weight is not None:
             h = h * self.weight
         return h if self.bias is None else h + self.bias
@@ -269,7 +284,7 @@ class HeadsAttention(nn.Cell):
 # ----------------------------------------------------------------------------------------------
 
 
-class RMSNorm(nn.Cell):
+class RMSNorm(_Norm):
     """y = x / sqrt(mean(x^2) + eps) * w, normalised in fp32 (as OLMo and Llama do) then cast back.
 
     The Ascend kernel where it fits; on CPU in float32 the kernel of zoo/ms/cpu_kernels.py (one op
@@ -283,17 +298,16 @@ class RMSNorm(nn.Cell):
         self.use_kernel = kernels.rms_norm_fits(kernels.device_name(), kernels.dtype_name(dtype))
         self.cpu_kernel = None if self.use_kernel else cpu_kernels.for_cell(cpu_kernels.rms_norm_op, dtype)
         self.use_cpu_kernel = self.cpu_kernel is not None
-        self.eps_tensor = Tensor([eps], ms.float32)
         self.mean = RowMean(dim)
 
     def construct(self, x: Tensor) -> Tensor:
         weight = self.ones if self.weight is None else self.weight
         if self.use_kernel:
-            return kernels.fused_rms_norm(x, weight, self.eps)
+            return kernels.fused_rms_norm(x, weight, self._eps)
         if self.use_cpu_kernel:
             return self.cpu_kernel(x, weight, self.eps_tensor)
         h = x.astype(ms.float32)
-        h = (h * ops.rsqrt(self.mean(h * h) + self.eps)).astype(x.dtype)
+        h = (h * ops.rsqrt(self.mean(h * h) + self._eps)).astype(x.dtype)
         return h if self.weight is None else self.weight * h
 
 
