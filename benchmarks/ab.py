@@ -18,24 +18,28 @@ import time
 from benchmarks.profile_ms import add_ms_job_arguments
 
 # the kernels that can be switched off per cell: class name in zoo.ms.layers -> what it runs
-KERNELS = {
-    "attention": "HeadsAttention",
-    "swiglu": "SwiGLU",
-    "layernorm": "LayerNorm",
-    "gelu": "GELU",
-    "rmsnorm": "RMSNorm",
-    "rotary": "RotaryQKV",
+KERNELS = {  # name: the cells it lives in, and the flag that switches it
+    "attention": (("HeadsAttention",), "use_cpu_kernel"),
+    "swiglu": (("SwiGLU",), "use_cpu_kernel"),
+    "layernorm": (("LayerNorm",), "use_cpu_kernel"),
+    "gelu": (("GELU",), "use_cpu_kernel"),
+    "rmsnorm": (("RMSNorm",), "use_cpu_kernel"),
+    "rotary": (("RotaryQKV",), "use_cpu_kernel"),
+    "residual-norm": (("LayerNorm", "RMSNorm"), "use_add_cpu_kernel"),  # Add + the norm kernel instead
 }
 
 
 def switch_off(net, kernels: list[str]) -> int:
-    """Set use_cpu_kernel = False on every cell of the named kinds; returns how many cells changed."""
-    classes = {KERNELS[k] for k in kernels}
+    """Clear the named kernels' flags on every cell that has them set; returns how many cells changed."""
     changed = 0
     for _, cell in net.cells_and_names():
-        if type(cell).__name__ in classes and getattr(cell, "use_cpu_kernel", False):
-            cell.use_cpu_kernel = False
-            changed += 1
+        hit = False
+        for name in kernels:
+            classes, flag = KERNELS[name]
+            if type(cell).__name__ in classes and getattr(cell, flag, False):
+                setattr(cell, flag, False)
+                hit = True
+        changed += hit
     return changed
 
 

@@ -397,6 +397,70 @@ def test_norm_eps_set_after_init_reaches_kernel_and_written_out_path(norm_name):
     np.testing.assert_allclose(norm(ms.Tensor(x)).asnumpy(), expected, atol=2e-6)
 
 
+class _WeightedResidualNorm(ms.nn.Cell):
+    """sum(N(x + a) dy) (+ sum((x + a) dh) when the sum flows on, as in a pre-norm block)."""
+
+    def __init__(self, norm) -> None:
+        super().__init__()
+        self.norm = norm
+
+    def construct(self, x, a, dy, dh):
+        normed, total = self.norm(a, x)
+        return (normed * dy).sum() + (total * dh).sum()
+
+
+@pytest.mark.parametrize("mode", ["pynative", "graph"])
+@pytest.mark.parametrize("norm_name", ["LayerNorm", "RMSNorm"])
+@pytest.mark.parametrize("sum_flows_on", [True, False])                  # pre-norm / post-norm use
+def test_residual_norm_kernel_matches_fp64_torch(mode, norm_name, sum_flows_on):
+    ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(11)
+    dim = 517                                                               # odd: scalar tails
+    x, a, dy = (rng.standard_normal((2, 90, dim)).astype(np.float32) for _ in range(3))
+    dh = rng.standard_normal(x.shape).astype(np.float32) if sum_flows_on else np.zeros_like(x)
+    norm = getattr(layers, norm_name)(dim, eps=1e-5, dtype=ms.float32)
+    assert norm.use_cpu_kernel and norm.use_add_cpu_kernel, cpu_kernels.status()
+    norm.weight.set_data(ms.Tensor(rng.uniform(0.5, 1.5, dim).astype(np.float32)))
+    if norm_name == "LayerNorm":
+        norm.bias.set_data(ms.Tensor(rng.standard_normal(dim).astype(np.float32)))
+    params = [norm.weight] + ([norm.bias] if norm_name == "LayerNorm" else [])
+    net = _WeightedResidualNorm(norm)
+    grad_fn = ms.grad(net, grad_position=(0, 1), weights=params)
+    if mode == "graph":
+        grad_fn = ms.jit(grad_fn)
+    normed, total = (o.asnumpy() for o in norm(ms.Tensor(a), ms.Tensor(x)))
+    (dx, da), dparams = grad_fn(*(ms.Tensor(t) for t in (x, a, dy, dh)))
+    assert np.array_equal(total, x + a)
+    assert np.array_equal(dx.asnumpy(), da.asnumpy())
+
+    def run_torch(dtype):
+        xt, at = (torch.from_numpy(t.astype(dtype)).requires_grad_() for t in (x, a))
+        ps = [torch.from_numpy(p.asnumpy().astype(dtype)).requires_grad_() for p in params]
+        h = xt + at
+        centred = h - h.mean(-1, keepdim=True) if norm_name == "LayerNorm" else h
+        out = centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + 1e-5) * ps[0]
+        out = out + ps[1] if norm_name == "LayerNorm" else out
+        ((out * torch.from_numpy(dy.astype(dtype))).sum() + (h * torch.from_numpy(dh.astype(dtype))).sum()).backward()
+        return [out.detach().numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in ps]
+
+    got = [normed, dx.asnumpy()] + [g.asnumpy() for g in dparams]
+    for ours, fp64, fp32 in zip(got, run_torch(np.float64), run_torch(np.float32), strict=True):
+        _close_to_fp64(ours, fp64, fp32)
+
+
+def test_residual_norm_written_out_path_is_the_same_call():
+    """With the fused kernel off, norm(x, residual) is the Add and the norm kernel: the same numbers."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(12)
+    x, a = (ms.Tensor(rng.standard_normal((3, 5, 64)).astype(np.float32)) for _ in range(2))
+    norm = layers.RMSNorm(64, dtype=ms.float32)
+    fused = [o.asnumpy() for o in norm(a, x)]
+    norm.use_add_cpu_kernel = False
+    written_out = [o.asnumpy() for o in norm(a, x)]
+    np.testing.assert_array_equal(fused[1], written_out[1])
+    np.testing.assert_allclose(fused[0], written_out[0], rtol=0, atol=1e-6)
+
+
 class _WeightedRotary(ms.nn.Cell):
     def __init__(self, heads: int, width: int) -> None:
         super().__init__()

@@ -16,6 +16,7 @@ def test_cpu_selects_nothing():
     assert kernels.device_name() == "CPU"
     assert not kernels.flash_attention_fits("CPU", "float16", 2, 8, 128, 128, 64)
     assert not kernels.rms_norm_fits("CPU", "float32")
+    assert not kernels.add_rms_norm_fits("CPU", "float32")
     assert not kernels.rotary_fits("CPU", "float16", 64)
     assert not kernels.swiglu_fits("CPU", "bfloat16", 1024)
     assert not kernels.flash_attention_fits("GPU", "float16", 2, 8, 128, 128, 64)
@@ -53,6 +54,7 @@ def test_rotary_constraints(dtype, head_dim, fits):
 def test_rms_norm_and_swiglu_constraints():
     assert kernels.rms_norm_fits(A, "float32") and kernels.rms_norm_fits(A, "bfloat16")
     assert not kernels.rms_norm_fits(A, "float64")
+    assert kernels.add_rms_norm_fits(A, "float16") and not kernels.add_rms_norm_fits(A, "float64")
     assert kernels.swiglu_fits(A, "float16", 8448) and not kernels.swiglu_fits(A, "float16", 8447)
 
 

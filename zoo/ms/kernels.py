@@ -83,6 +83,11 @@ def rms_norm_fits(device: str, dtype: str) -> bool:
     return device == ASCEND and dtype in FLOATS and hasattr(ops, "rms_norm")
 
 
+def add_rms_norm_fits(device: str, dtype: str) -> bool:
+    """AddRmsNorm (the residual sum fused in front): x1, x2 and gamma of one dtype, fp16 / bf16 / fp32."""
+    return device == ASCEND and dtype in FLOATS and hasattr(ops, "add_rms_norm")
+
+
 def rotary_fits(device: str, dtype: str, head_dim: int) -> bool:
     """RotaryPositionEmbedding, rotate-half mode 0: head dim even and < 896."""
     return (device == ASCEND and dtype in FLOATS and hasattr(ops, "rotary_position_embedding")
@@ -102,6 +107,12 @@ def swiglu_fits(device: str, dtype: str, width: int) -> bool:
 def fused_rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """RmsNorm returns (y, rstd); its signature changes after 2.9.0 (ASCEND_NOTES.md section 2)."""
     return ops.rms_norm(x, weight, eps)[0]
+
+
+def fused_add_rms_norm(residual: Tensor, x: Tensor, weight: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """(RmsNorm(residual + x), residual + x): AddRmsNorm returns (y, rstd, x1 + x2)."""
+    y, _, total = ops.add_rms_norm(residual, x, weight, eps)
+    return y, total
 
 
 def fused_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:

@@ -77,6 +77,15 @@ class CausalLMBase(nn.Cell):
         logits = self.matmul(hidden.reshape(batch * seq, width), self.token_embeddings())
         return logits.reshape(batch, seq, -1)                                                # (B, T, V)
 
+    def next_token_logits(self, hidden: Tensor) -> Tensor:
+        """(B, 1, V): the head on the last position only. A generation step reads nothing else, and at
+        prefill the other P - 1 rows of logits were most of a small model's prompt pass (the DataDecide-4M
+        head over 128 x 50304 took 6.5 ms and its reshape copy 2.8 ms of ~25 ms; docs/PERFORMANCE.md)."""
+        batch, seq, width = hidden.shape
+        if seq > 1:
+            hidden = ops.slice(hidden, (0, seq - 1, 0), (batch, 1, width))
+        return self.head(hidden)
+
     def construct(self, input_ids: Tensor, attention_mask: Tensor):
         bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
         return (self.head(self.hidden_states(input_ids, attention_mask, bias)),)
@@ -112,9 +121,32 @@ class RowMean(nn.Cell):
 
 
 class _Norm(nn.Cell):
-    """What both norms share: `eps` as a float (the written-out path) and as the (1,) float32 tensor the
-    CPU kernels take, built once and kept in step whenever `eps` is set (the parity self-test edits it).
-    A graph-mode cell compiled before such an edit keeps the old value, like any other attribute."""
+    """What both norms share: the call, and `eps`.
+
+    `norm(x)` is N(x); `norm(x, residual)` is (N(residual + x), residual + x), a pre-norm block's
+    residual sum and the norm after it, one op on CPU (and AddRmsNorm on Ascend) where written out it
+    is an Add, the norm and, in the backward, an AddN. The normalised value comes first, so a forward
+    hook sees what the torch twin's norm returns.
+
+    `eps` is a float (the written-out path) and the (1,) float32 tensor the CPU kernels take, built
+    once and kept in step whenever `eps` is set (the parity self-test edits it). A graph-mode cell
+    compiled before such an edit keeps the old value, like any other attribute."""
+
+    def construct(self, x: Tensor, residual: Tensor | None = None):
+        if residual is None:
+            return self.normalise(x)
+        return self.add_and_normalise(residual, x)
+
+    def normalise(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def add_and_normalise(self, residual: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def sum_then_normalise(self, residual: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The written-out form: an Add, then the norm."""
+        total = residual + x
+        return self.normalise(total), total
 
     @property
     def eps(self) -> float:
@@ -145,10 +177,20 @@ class LayerNorm(_Norm):
         self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
         self.use_kernel = kernels.device_name() != "CPU"
         self.cpu_kernel = cpu_kernels.for_cell(cpu_kernels.layer_norm_op, dtype)
+        self.add_cpu_kernel = cpu_kernels.for_cell(cpu_kernels.add_layer_norm_op, dtype)
         self.use_cpu_kernel = self.cpu_kernel is not None
+        self.use_add_cpu_kernel = self.add_cpu_kernel is not None
         self.mean = RowMean(dim)
 
-    def construct(self, x: Tensor) -> Tensor:
+    def add_and_normalise(self, residual: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        if not (self.use_cpu_kernel and self.use_add_cpu_kernel):
+            return self.sum_then_normalise(residual, x)
+        weight = self.ones if self.weight is None else self.weight
+        bias = self.zeros if self.bias is None else self.bias
+        total, y = self.add_cpu_kernel(residual, x, weight, bias, self.eps_tensor)
+        return y, total
+
+    def normalise(self, x: Tensor) -> Tensor:
         weight = self.ones if self.weight is None else self.weight
         bias = self.zeros if self.bias is None else self.bias
         if self.use_cpu_kernel:
@@ -295,12 +337,25 @@ class RMSNorm(_Norm):
         self.eps = eps
         self.weight = _param(One(), (dim,), dtype) if elementwise_affine else None
         self.ones = Tensor(np.ones(dim), dtype)
-        self.use_kernel = kernels.rms_norm_fits(kernels.device_name(), kernels.dtype_name(dtype))
+        device, dtype_name = kernels.device_name(), kernels.dtype_name(dtype)
+        self.use_kernel = kernels.rms_norm_fits(device, dtype_name)
+        self.use_add_kernel = kernels.add_rms_norm_fits(device, dtype_name)
         self.cpu_kernel = None if self.use_kernel else cpu_kernels.for_cell(cpu_kernels.rms_norm_op, dtype)
+        self.add_cpu_kernel = None if self.use_kernel else cpu_kernels.for_cell(cpu_kernels.add_rms_norm_op, dtype)
         self.use_cpu_kernel = self.cpu_kernel is not None
+        self.use_add_cpu_kernel = self.add_cpu_kernel is not None
         self.mean = RowMean(dim)
 
-    def construct(self, x: Tensor) -> Tensor:
+    def add_and_normalise(self, residual: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        weight = self.ones if self.weight is None else self.weight
+        if self.use_add_kernel:
+            return kernels.fused_add_rms_norm(residual, x, weight, self._eps)
+        if self.use_cpu_kernel and self.use_add_cpu_kernel:
+            total, y = self.add_cpu_kernel(residual, x, weight, self.eps_tensor)
+            return y, total
+        return self.sum_then_normalise(residual, x)
+
+    def normalise(self, x: Tensor) -> Tensor:
         weight = self.ones if self.weight is None else self.weight
         if self.use_kernel:
             return kernels.fused_rms_norm(x, weight, self._eps)

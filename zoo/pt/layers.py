@@ -139,6 +139,10 @@ class CausalLMBase(nn.Module):
         logits = F.linear(hidden.reshape(batch * seq, width), self.token_embeddings())
         return logits.reshape(batch, seq, -1)                                                # (B, T, V)
 
+    def next_token_logits(self, hidden: Tensor) -> Tensor:
+        """(B, 1, V): the head on the last position only (what a generation step reads)."""
+        return self.head(hidden[:, -1:])
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor):
         bias = causal_padding_bias(attention_mask, self.dtype, self.mask_value)              # (B, 1, S, S)
         return (self.head(self.hidden_states(input_ids, attention_mask, bias)),)

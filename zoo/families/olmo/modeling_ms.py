@@ -123,8 +123,8 @@ class OLMoBlock(nn.Cell):
     def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                   cache_positions=None):
         a, k, v = self.attention(self.attn_norm(x), bias, cos, sin, key_cache, value_cache, cache_positions)
-        h = x + a
-        return h + self.mlp(self.ff_norm(h)), k, v
+        normed, h = self.ff_norm(a, x)                      # N(h), h = x + a: one op (zoo.ms.layers._Norm)
+        return h + self.mlp(normed), k, v
 
 
 class OLMoModel(nn.Cell):
@@ -178,7 +178,7 @@ class OLMoForCausalLM(CausalLMBase):
         """docs/decoders.md. RoPE uses the cache slots (as hf_olmo does), so position_ids is not read."""
         hidden, keys, values = self.model.forward_cached(input_ids, attention_bias, key_cache, value_cache,
                                                          cache_positions)
-        return self.head(hidden), keys, values
+        return self.next_token_logits(hidden), keys, values
 
 
 def build(config: OLMoConfig, dtype=ms.float32) -> nn.Cell:

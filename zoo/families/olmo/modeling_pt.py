@@ -144,7 +144,7 @@ class OLMoForCausalLM(CausalLMBase):
         """docs/decoders.md. RoPE uses the cache slots (as hf_olmo does), so position_ids is not read."""
         hidden, keys, values = self.model.forward_cached(input_ids, attention_bias, key_cache, value_cache,
                                                          cache_positions)
-        return self.head(hidden), keys, values
+        return self.next_token_logits(hidden), keys, values
 
 
 def build(config: OLMoConfig, dtype=torch.float32) -> nn.Module:

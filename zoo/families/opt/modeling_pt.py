@@ -163,7 +163,7 @@ class OPTForCausalLM(CausalLMBase):
     def forward_cached(self, input_ids, position_ids, attention_bias, key_cache, value_cache, cache_positions):
         hidden, keys, values = self.decoder.forward_cached(input_ids, position_ids, attention_bias, key_cache,
                                                            value_cache, cache_positions)
-        return self.head(hidden), keys, values
+        return self.next_token_logits(hidden), keys, values
 
 
 def build(config: OPTConfig, dtype=torch.float32) -> nn.Module:

@@ -28,6 +28,8 @@
 // dx = r (g - mean(g) - xh mean(g xh)), dw = sum over rows of dy xh, db = sum over rows of dy.
 // RMSNorm, y = x r w with r = 1 / sqrt(mean(x^2) + eps), and its gradient: with g = dy w,
 // dx = r g - x r^3 mean(g x), dw = sum over rows of dy x r.
+// Either norm with the residual sum fused in front (a pre-norm block's h = x + a; y = N(h)): the
+// forward writes h and y, the gradient adds dh (h's other consumers) into dx = da.
 // RoPE on the q and k thirds of a fused (B, T, 3 H D) projection, v copied out, in one op:
 // y = x cos_t + rot(x) sin_t per head, rot(x1, x2) = (-x2, x1) on the halves; its gradient is the
 // transposed rotation, dx1 = dy1 cos1 + dy2 sin2, dx2 = dy2 cos2 - dy1 sin1 (v's gradient passes).
@@ -41,6 +43,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -226,6 +229,20 @@ ZOO_INLINE void RowMoments(const float *x, int64_t d, float eps, float *mean, fl
   *rstd = 1.0f / std::sqrt(RowCentredSquares(x, *mean, d) / static_cast<float>(d) + eps);
 }
 
+// Row r of h = x + a into h (the fused residual sum in front of a norm).
+ZOO_INLINE void ResidualSumRow(const float *x, const float *a, float *h, int64_t r, int64_t d) {
+  const float *xr = x + r * d, *ar = a + r * d;
+  float *hr = h + r * d;
+  for (int64_t j = 0; j < d; ++j) hr[j] = xr[j] + ar[j];
+}
+
+// dx row r += dres row r, when the norm's input also flows on (dres: its gradient there; null: none).
+ZOO_INLINE void AddResidualGrad(const float *dres, float *dxr, int64_t r, int64_t d) {
+  if (dres == nullptr) return;
+  const float *dr = dres + r * d;
+  for (int64_t j = 0; j < d; ++j) dxr[j] += dr[j];
+}
+
 // Rows [begin, end) of a (rows, d) LayerNorm.
 ZOO_INLINE void LayerNormRowsBody(const float *x, const float *w, const float *b, float eps, float *y, int64_t d,
                                   int64_t begin, int64_t end) {
@@ -244,8 +261,9 @@ ZOO_DISPATCH(LayerNormRows,
              (x, w, b, eps, y, d, begin, end))
 
 // dx for rows [begin, end); dw / db partial sums of these rows added into dw_part / db_part.
-ZOO_INLINE void LayerNormGradRowsBody(const float *x, const float *w, float eps, const float *dy, float *dx,
-                                      float *dw_part, float *db_part, int64_t d, int64_t begin, int64_t end) {
+ZOO_INLINE void LayerNormGradRowsBody(const float *x, const float *w, float eps, const float *dy, const float *dres,
+                                      float *dx, float *dw_part, float *db_part, int64_t d, int64_t begin,
+                                      int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float *xr = x + r * d, *dyr = dy + r * d;
     float *dxr = dx + r * d;
@@ -276,13 +294,14 @@ ZOO_INLINE void LayerNormGradRowsBody(const float *x, const float *w, float eps,
       dw_part[k] += dyr[k] * xh;
       db_part[k] += dyr[k];
     }
+    AddResidualGrad(dres, dxr, r, d);
   }
 }
 
 ZOO_DISPATCH(LayerNormGradRows,
-             (const float *x, const float *w, float eps, const float *dy, float *dx, float *dw_part, float *db_part,
-              int64_t d, int64_t begin, int64_t end),
-             (x, w, eps, dy, dx, dw_part, db_part, d, begin, end))
+             (const float *x, const float *w, float eps, const float *dy, const float *dres, float *dx, float *dw_part,
+              float *db_part, int64_t d, int64_t begin, int64_t end),
+             (x, w, eps, dy, dres, dx, dw_part, db_part, d, begin, end))
 
 // Rows [begin, end) of a (rows, d) RMSNorm.
 ZOO_INLINE void RmsNormRowsBody(const float *x, const float *w, float eps, float *y, int64_t d, int64_t begin,
@@ -299,8 +318,8 @@ ZOO_DISPATCH(RmsNormRows, (const float *x, const float *w, float eps, float *y, 
              (x, w, eps, y, d, begin, end))
 
 // dx for rows [begin, end); the dw partial sums of these rows added into dw_part.
-ZOO_INLINE void RmsNormGradRowsBody(const float *x, const float *w, float eps, const float *dy, float *dx,
-                                    float *dw_part, int64_t d, int64_t begin, int64_t end) {
+ZOO_INLINE void RmsNormGradRowsBody(const float *x, const float *w, float eps, const float *dy, const float *dres,
+                                    float *dx, float *dw_part, int64_t d, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float *xr = x + r * d, *dyr = dy + r * d;
     float *dxr = dx + r * d;
@@ -317,13 +336,14 @@ ZOO_INLINE void RmsNormGradRowsBody(const float *x, const float *w, float eps, c
       dxr[k] = rstd * dyr[k] * w[k] - xr[k] * correction;
       dw_part[k] += dyr[k] * xr[k] * rstd;
     }
+    AddResidualGrad(dres, dxr, r, d);
   }
 }
 
 ZOO_DISPATCH(RmsNormGradRows,
-             (const float *x, const float *w, float eps, const float *dy, float *dx, float *dw_part, int64_t d,
-              int64_t begin, int64_t end),
-             (x, w, eps, dy, dx, dw_part, d, begin, end))
+             (const float *x, const float *w, float eps, const float *dy, const float *dres, float *dx,
+              float *dw_part, int64_t d, int64_t begin, int64_t end),
+             (x, w, eps, dy, dres, dx, dw_part, d, begin, end))
 
 // One head's rotation: y = x cos + rot(x) sin, or its transpose (the gradient) when `transposed`.
 ZOO_INLINE void RotateHead(const float *x, const float *cos, const float *sin, float *y, int64_t half,
@@ -607,6 +627,50 @@ bool Float32Except(int nparam, const char **dtypes, int int32_index) {
   return true;
 }
 
+// The norms' shared bodies over n elements in rows of d: LayerNorm with a bias `b` (db), RMSNorm when
+// b (db) is null. `a`: the residual added in front (h = x + a, written to h; null: x is normalised);
+// `dres`: the gradient reaching the norm's input from elsewhere, added into dx (null: none).
+void NormForward(const float *x, const float *a, const float *w, const float *b, float eps, float *h, float *y,
+                      int64_t n, int64_t d) {
+  ForRowChunks(n / d, d, [&](int64_t, int64_t begin, int64_t end) {
+    if (a != nullptr)
+      for (int64_t r = begin; r < end; ++r) ResidualSumRow(x, a, h, r, d);
+    if (b != nullptr) {
+      LayerNormRows(a != nullptr ? h : x, w, b, eps, y, d, begin, end);
+    } else {
+      RmsNormRows(a != nullptr ? h : x, w, eps, y, d, begin, end);
+    }
+  });
+}
+
+void NormBackward(const float *x, const float *w, float eps, const float *dy, const float *dres, float *dx,
+                       float *dw, float *db, int64_t n, int64_t d) {
+  const int64_t chunks = RowChunkCount(n / d, d);
+  std::vector<float> dw_parts(chunks * d, 0.0f), db_parts(db != nullptr ? chunks * d : 0, 0.0f);  // per chunk
+  ForRowChunks(n / d, d, [&](int64_t c, int64_t begin, int64_t end) {
+    if (db != nullptr) {
+      LayerNormGradRows(x, w, eps, dy, dres, dx, &dw_parts[c * d], &db_parts[c * d], d, begin, end);
+    } else {
+      RmsNormGradRows(x, w, eps, dy, dres, dx, &dw_parts[c * d], d, begin, end);
+    }
+  });
+  SumChunkPartials(dw_parts, chunks, d, dw);
+  if (db != nullptr) SumChunkPartials(db_parts, chunks, d, db);
+}
+
+// The last axis of shapes[0], when every listed (index, elements) pair fits: 0 otherwise.
+int64_t NormWidth(int *ndims, int64_t **shapes, std::initializer_list<int> rows_like,
+                  std::initializer_list<int> weight_like) {
+  if (ndims[0] < 1) return 0;
+  const int64_t d = shapes[0][ndims[0] - 1], n = Elements(ndims[0], shapes[0]);
+  if (d < 1) return 0;
+  for (int i : rows_like)
+    if (Elements(ndims[i], shapes[i]) != n) return 0;
+  for (int i : weight_like)
+    if (Elements(ndims[i], shapes[i]) != d) return 0;
+  return d;
+}
+
 }  // namespace
 
 extern "C" {
@@ -651,74 +715,91 @@ int GeluErfGrad(int nparam, void **params, int *ndims, int64_t **shapes, const c
   return 0;
 }
 
+#define ZOO_F(i) static_cast<float *>(params[i])
+#define ZOO_CF(i) static_cast<const float *>(params[i])
+
 // params: x (..., d), weight (d), bias (d), eps (1), y (..., d)
 int LayerNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 5 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
-  const int64_t d = shapes[0][ndims[0] - 1];
-  if (d < 1 || Elements(ndims[1], shapes[1]) != d || Elements(ndims[2], shapes[2]) != d) return 2;
-  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
-  const float *b = static_cast<const float *>(params[2]);
-  const float eps = *static_cast<const float *>(params[3]);
-  float *y = static_cast<float *>(params[4]);
-  ForRowChunks(Elements(ndims[0], shapes[0]) / d, d, [&](int64_t, int64_t begin, int64_t end) {
-    LayerNormRows(x, w, b, eps, y, d, begin, end);
-  });
+  if (nparam != 5 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {4}, {1, 2});
+  if (d == 0) return 2;
+  NormForward(ZOO_CF(0), nullptr, ZOO_CF(1), ZOO_CF(2), *ZOO_CF(3), nullptr, ZOO_F(4),
+                   Elements(ndims[0], shapes[0]), d);
+  return 0;
+}
+
+// params: x (..., d), a (..., d), weight (d), bias (d), eps (1); h = x + a (..., d), y (..., d)
+int AddLayerNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 7 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {1, 5, 6}, {2, 3});
+  if (d == 0) return 2;
+  NormForward(ZOO_CF(0), ZOO_CF(1), ZOO_CF(2), ZOO_CF(3), *ZOO_CF(4), ZOO_F(5), ZOO_F(6),
+                   Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
 // params: x (..., d), weight (d), eps (1), dy (..., d); dx (..., d), dw (d), db (d)
 int LayerNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 7 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
-  const int64_t d = shapes[0][ndims[0] - 1];
-  const int64_t n = Elements(ndims[0], shapes[0]);
-  if (d < 1 || Elements(ndims[1], shapes[1]) != d || Elements(ndims[3], shapes[3]) != n) return 2;
-  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
-  const float eps = *static_cast<const float *>(params[2]);
-  const float *dy = static_cast<const float *>(params[3]);
-  float *dx = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]);
-  float *db = static_cast<float *>(params[6]);
-  const int64_t chunks = RowChunkCount(n / d, d);
-  std::vector<float> dw_parts(chunks * d, 0.0f), db_parts(chunks * d, 0.0f);  // one partial per chunk
-  ForRowChunks(n / d, d, [&](int64_t c, int64_t begin, int64_t end) {
-    LayerNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], &db_parts[c * d], d, begin, end);
-  });
-  SumChunkPartials(dw_parts, chunks, d, dw);
-  SumChunkPartials(db_parts, chunks, d, db);
+  if (nparam != 7 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {3, 4}, {1, 5, 6});
+  if (d == 0) return 2;
+  NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), nullptr, ZOO_F(4), ZOO_F(5), ZOO_F(6),
+                    Elements(ndims[0], shapes[0]), d);
+  return 0;
+}
+
+// params: h (..., d), weight (d), eps (1), dy (..., d), dh (..., d); dx (..., d), dw (d), db (d)
+int AddLayerNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 8 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {3, 4, 5}, {1, 6, 7});
+  if (d == 0) return 2;
+  NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), ZOO_CF(4), ZOO_F(5), ZOO_F(6), ZOO_F(7),
+                    Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
 // params: x (..., d), weight (d), eps (1), y (..., d)
 int RmsNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 4 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
-  const int64_t d = shapes[0][ndims[0] - 1];
-  if (d < 1 || Elements(ndims[1], shapes[1]) != d) return 2;
-  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
-  const float eps = *static_cast<const float *>(params[2]);
-  float *y = static_cast<float *>(params[3]);
-  ForRowChunks(Elements(ndims[0], shapes[0]) / d, d, [&](int64_t, int64_t begin, int64_t end) {
-    RmsNormRows(x, w, eps, y, d, begin, end);
-  });
+  if (nparam != 4 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {3}, {1});
+  if (d == 0) return 2;
+  NormForward(ZOO_CF(0), nullptr, ZOO_CF(1), nullptr, *ZOO_CF(2), nullptr, ZOO_F(3),
+                   Elements(ndims[0], shapes[0]), d);
+  return 0;
+}
+
+// params: x (..., d), a (..., d), weight (d), eps (1); h = x + a (..., d), y (..., d)
+int AddRmsNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 6 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {1, 4, 5}, {2});
+  if (d == 0) return 2;
+  NormForward(ZOO_CF(0), ZOO_CF(1), ZOO_CF(2), nullptr, *ZOO_CF(3), ZOO_F(4), ZOO_F(5),
+                   Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
 // params: x (..., d), weight (d), eps (1), dy (..., d); dx (..., d), dw (d)
 int RmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  if (nparam != 6 || !AllFloat32(nparam, dtypes) || ndims[0] < 1) return 1;
-  const int64_t d = shapes[0][ndims[0] - 1];
-  const int64_t n = Elements(ndims[0], shapes[0]);
-  if (d < 1 || Elements(ndims[1], shapes[1]) != d || Elements(ndims[3], shapes[3]) != n) return 2;
-  const float *x = static_cast<const float *>(params[0]), *w = static_cast<const float *>(params[1]);
-  const float eps = *static_cast<const float *>(params[2]);
-  const float *dy = static_cast<const float *>(params[3]);
-  float *dx = static_cast<float *>(params[4]), *dw = static_cast<float *>(params[5]);
-  const int64_t chunks = RowChunkCount(n / d, d);
-  std::vector<float> dw_parts(chunks * d, 0.0f);  // one partial per chunk
-  ForRowChunks(n / d, d, [&](int64_t c, int64_t begin, int64_t end) {
-    RmsNormGradRows(x, w, eps, dy, dx, &dw_parts[c * d], d, begin, end);
-  });
-  SumChunkPartials(dw_parts, chunks, d, dw);
+  if (nparam != 6 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {3, 4}, {1, 5});
+  if (d == 0) return 2;
+  NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), nullptr, ZOO_F(4), ZOO_F(5), nullptr,
+                    Elements(ndims[0], shapes[0]), d);
   return 0;
 }
+
+// params: h (..., d), weight (d), eps (1), dy (..., d), dh (..., d); dx (..., d), dw (d)
+int AddRmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  if (nparam != 7 || !AllFloat32(nparam, dtypes)) return 1;
+  const int64_t d = NormWidth(ndims, shapes, {3, 4, 5}, {1, 6});
+  if (d == 0) return 2;
+  NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), ZOO_CF(4), ZOO_F(5), ZOO_F(6), nullptr,
+                    Elements(ndims[0], shapes[0]), d);
+  return 0;
+}
+
+#undef ZOO_F
+#undef ZOO_CF
 
 // RotaryQkv's shapes: x (B, T, ...) with rows of W = heads D per q, k or v, cos / sin (T, D) at
 // shapes[cos_index], D even. Rows 0 when they do not fit.
