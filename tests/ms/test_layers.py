@@ -1,4 +1,4 @@
-"""Shared MindSpore layers that replace slow indexing: same values and gradients as the indexing."""
+"""Shared MindSpore layers that replace slow kernels (indexing, BiasAddGrad): same values and gradients."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mindspore import Parameter, Tensor, nn, ops
 
-from zoo.ms.layers import causal_padding_bias, leading_rows, padding_mask_to_additive
+from zoo.ms.layers import BiasAddColumnSumGrad, Linear, causal_padding_bias, leading_rows, padding_mask_to_additive
 
 
 class _FirstRowsSum(nn.Cell):
@@ -50,3 +50,35 @@ def test_padding_mask_to_additive_shape_and_values():
     bias = ops.stop_gradient(padding_mask_to_additive(Tensor(mask), ms.float32, -1e9)).asnumpy()
     assert bias.shape == (2, 1, 1, 3)
     assert np.array_equal(bias[:, 0, 0], np.where(mask == 1, 0.0, -1e9).astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
+def test_linear_bias_gradient_as_gemv_matches_fp64_torch(mode):
+    """Linear's bias gradient on CPU is 1^T dy (BiasAddColumnSumGrad), not BiasAddGrad: same sums."""
+    import torch
+
+    ms.set_context(mode=mode)
+    rng = np.random.default_rng(3)
+    linear = Linear(48, 33)
+    assert isinstance(linear.bias_add, BiasAddColumnSumGrad)
+    linear.bias.set_data(Tensor(rng.standard_normal(33).astype(np.float32)))
+    x, dy = rng.standard_normal((3, 70, 48)).astype(np.float32), rng.standard_normal((3, 70, 33)).astype(np.float32)
+
+    def weighted(x, dy):
+        return (linear(x) * dy).sum()
+
+    grad_fn = ms.grad(weighted, grad_position=0, weights=[linear.weight, linear.bias])
+    if mode == ms.GRAPH_MODE:
+        grad_fn = ms.jit(grad_fn)
+    dx, (dw, db) = grad_fn(Tensor(x), Tensor(dy))
+
+    def run_torch(dtype):
+        xt = torch.from_numpy(x.astype(dtype)).requires_grad_()
+        wt = torch.from_numpy(linear.weight.asnumpy().astype(dtype)).requires_grad_()
+        bt = torch.from_numpy(linear.bias.asnumpy().astype(dtype)).requires_grad_()
+        (torch.nn.functional.linear(xt, wt, bt) * torch.from_numpy(dy.astype(dtype))).sum().backward()
+        return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+    for ours, fp64, fp32 in zip((dx, dw, db), run_torch(np.float64), run_torch(np.float32), strict=True):
+        # within 4x torch float32's own distance from float64 (210 rows summed per bias entry)
+        assert np.abs(ours.asnumpy() - fp64).max() <= 4 * max(np.abs(fp32 - fp64).max(), 1e-6)

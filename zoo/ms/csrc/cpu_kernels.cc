@@ -724,7 +724,7 @@ int LayerNorm(int nparam, void **params, int *ndims, int64_t **shapes, const cha
   const int64_t d = NormWidth(ndims, shapes, {4}, {1, 2});
   if (d == 0) return 2;
   NormForward(ZOO_CF(0), nullptr, ZOO_CF(1), ZOO_CF(2), *ZOO_CF(3), nullptr, ZOO_F(4),
-                   Elements(ndims[0], shapes[0]), d);
+              Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
@@ -734,7 +734,7 @@ int AddLayerNorm(int nparam, void **params, int *ndims, int64_t **shapes, const 
   const int64_t d = NormWidth(ndims, shapes, {1, 5, 6}, {2, 3});
   if (d == 0) return 2;
   NormForward(ZOO_CF(0), ZOO_CF(1), ZOO_CF(2), ZOO_CF(3), *ZOO_CF(4), ZOO_F(5), ZOO_F(6),
-                   Elements(ndims[0], shapes[0]), d);
+              Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
@@ -744,7 +744,7 @@ int LayerNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const
   const int64_t d = NormWidth(ndims, shapes, {3, 4}, {1, 5, 6});
   if (d == 0) return 2;
   NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), nullptr, ZOO_F(4), ZOO_F(5), ZOO_F(6),
-                    Elements(ndims[0], shapes[0]), d);
+               Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
@@ -754,7 +754,7 @@ int AddLayerNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, co
   const int64_t d = NormWidth(ndims, shapes, {3, 4, 5}, {1, 6, 7});
   if (d == 0) return 2;
   NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), ZOO_CF(4), ZOO_F(5), ZOO_F(6), ZOO_F(7),
-                    Elements(ndims[0], shapes[0]), d);
+               Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
@@ -764,7 +764,7 @@ int RmsNorm(int nparam, void **params, int *ndims, int64_t **shapes, const char 
   const int64_t d = NormWidth(ndims, shapes, {3}, {1});
   if (d == 0) return 2;
   NormForward(ZOO_CF(0), nullptr, ZOO_CF(1), nullptr, *ZOO_CF(2), nullptr, ZOO_F(3),
-                   Elements(ndims[0], shapes[0]), d);
+              Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
@@ -774,7 +774,7 @@ int AddRmsNorm(int nparam, void **params, int *ndims, int64_t **shapes, const ch
   const int64_t d = NormWidth(ndims, shapes, {1, 4, 5}, {2});
   if (d == 0) return 2;
   NormForward(ZOO_CF(0), ZOO_CF(1), ZOO_CF(2), nullptr, *ZOO_CF(3), ZOO_F(4), ZOO_F(5),
-                   Elements(ndims[0], shapes[0]), d);
+              Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
@@ -784,7 +784,7 @@ int RmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const c
   const int64_t d = NormWidth(ndims, shapes, {3, 4}, {1, 5});
   if (d == 0) return 2;
   NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), nullptr, ZOO_F(4), ZOO_F(5), nullptr,
-                    Elements(ndims[0], shapes[0]), d);
+               Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
@@ -794,7 +794,7 @@ int AddRmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, cons
   const int64_t d = NormWidth(ndims, shapes, {3, 4, 5}, {1, 6});
   if (d == 0) return 2;
   NormBackward(ZOO_CF(0), ZOO_CF(1), *ZOO_CF(2), ZOO_CF(3), ZOO_CF(4), ZOO_F(5), ZOO_F(6), nullptr,
-                    Elements(ndims[0], shapes[0]), d);
+               Elements(ndims[0], shapes[0]), d);
   return 0;
 }
 
