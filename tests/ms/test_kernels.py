@@ -84,4 +84,6 @@ def test_olmo_cells_pick_kernels_on_ascend(monkeypatch, d_model, heads, dtype, a
     cell = OLMoAttention(config, ms_dtype)
     assert (cell.fused_attention, cell.fused_rotary) == (attention, rotary)
     assert OLMoMLP(config, ms_dtype).act.fused
-    assert RMSNorm(d_model, dtype=ms_dtype).use_kernel
+    norm = RMSNorm(d_model, dtype=ms_dtype)
+    assert norm.use_kernel and norm.use_add_kernel            # RmsNorm, and AddRmsNorm for norm(x, residual)
+    assert not norm.use_cpu_kernel and not norm.use_add_cpu_kernel
