@@ -631,20 +631,21 @@ bool Float32Except(int nparam, const char **dtypes, int int32_index) {
 // b (db) is null. `a`: the residual added in front (h = x + a, written to h; null: x is normalised);
 // `dres`: the gradient reaching the norm's input from elsewhere, added into dx (null: none).
 void NormForward(const float *x, const float *a, const float *w, const float *b, float eps, float *h, float *y,
-                      int64_t n, int64_t d) {
+                 int64_t n, int64_t d) {
+  const float *normed_input = a != nullptr ? h : x;
   ForRowChunks(n / d, d, [&](int64_t, int64_t begin, int64_t end) {
     if (a != nullptr)
       for (int64_t r = begin; r < end; ++r) ResidualSumRow(x, a, h, r, d);
     if (b != nullptr) {
-      LayerNormRows(a != nullptr ? h : x, w, b, eps, y, d, begin, end);
+      LayerNormRows(normed_input, w, b, eps, y, d, begin, end);
     } else {
-      RmsNormRows(a != nullptr ? h : x, w, eps, y, d, begin, end);
+      RmsNormRows(normed_input, w, eps, y, d, begin, end);
     }
   });
 }
 
 void NormBackward(const float *x, const float *w, float eps, const float *dy, const float *dres, float *dx,
-                       float *dw, float *db, int64_t n, int64_t d) {
+                  float *dw, float *db, int64_t n, int64_t d) {
   const int64_t chunks = RowChunkCount(n / d, d);
   std::vector<float> dw_parts(chunks * d, 0.0f), db_parts(db != nullptr ? chunks * d : 0, 0.0f);  // per chunk
   ForRowChunks(n / d, d, [&](int64_t c, int64_t begin, int64_t end) {
