@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import records
+from benchmarks.shapes import check_model
 from benchmarks.worker import FRAMEWORK, MODE, RECORD_PREFIX, TORCH_ADAMW
 from zoo.errors import InputError
 
@@ -136,6 +137,7 @@ def run(model: str, backends: Sequence[str] = BACKENDS, tasks: Sequence[str] = (
         raise InputError("batch, seq, steps and new tokens must be >= 1, warm-up >= 0")
     if Path(model).expanduser().is_dir():
         model = str(Path(model).expanduser().resolve())
+    check_model(model)
     run_id = uuid.uuid4().hex[:12]
     peak, source = latest_peak(device, dtype, results_root)
     out = []

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from zoo.errors import InputError
 from zoo.models import ModelSpec, resolve
 
 
@@ -75,6 +76,17 @@ SHAPES: dict[str, tuple[str, Callable[[], dict]]] = {
 
 def is_shape(model: str) -> bool:
     return model in SHAPES
+
+
+def check_model(model: str) -> None:
+    """Fail in the caller, before any measurement process starts, when `model` names nothing that can run:
+    one clear error instead of a failed record per backend (a checkpoint that loads badly still fails in
+    its worker, where the weights are read)."""
+    if is_shape(model):
+        return
+    if model.endswith("-shape"):
+        raise InputError(f"{model!r}: no such benchmark shape; choose one of {', '.join(SHAPES)}")
+    resolve(model)       # an unknown name, an unpulled hub id, a folder without a usable config.json
 
 
 def shape_folder(model: str, root: Path | None = None) -> Path:

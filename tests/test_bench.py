@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import flops, records, runner, summary
 from zoo.cli import main as cli_main
-from zoo.errors import InputError
+from zoo.errors import HubError, InputError, ZooError
 from zoo.models import resolve
 
 
@@ -117,7 +117,14 @@ def test_bad_requests_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="status None"):
         records.validate(bad)
     assert cli_main(["bench", "opt-350m-shape", "--backends", "tf", "--results", str(tmp_path)]) == 2
-    assert not (tmp_path / "cpu").exists()
+    with pytest.raises(InputError, match="no such benchmark shape; choose one of opt-350m-shape, datadecide-4m-shape"):
+        runner.run("datadecide-7b-shape", results_root=tmp_path)
+    with pytest.raises(HubError, match="neither a local folder nor a registry name"):
+        runner.run("no-such-model", results_root=tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ZooError, match="config.json"):
+        runner.run(str(tmp_path / "empty"), results_root=tmp_path)
+    assert not (tmp_path / "cpu").exists()        # nothing measured, nothing recorded
 
 
 def test_ms_gpu_probe_names_the_cuda_libraries_the_host_lacks(monkeypatch, tmp_path):
