@@ -134,6 +134,38 @@ def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
     return "\n".join(_with_cross_run_note(lines))
 
 
+def memory(rows: list[dict], variant: str = "") -> str:
+    """Peak resident memory per backend, from the records the main table shows.
+
+    Each cell gives the peak and, in brackets, what the process held after its imports: a MindSpore
+    backend's process imports torch too (the zoo's loaders), ~350 MB more than a torch backend's, so
+    "above import" compares what the model and its steps themselves cost.
+    """
+    best = latest(rows)
+    groups = sorted({k[:4] for k in best if k[4] == variant and best[k].get("peak_rss_mb")},
+                    key=lambda k: (k[0], ("forward", "train", "decode").index(k[1]), k[2], k[3]))
+    head = ["model", "task", "B x S", *[f"{b} MB" for b in ORDER], "ms-graph / pt, peak",
+            "ms-graph / pt, above import"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def above_import(r: dict) -> float:
+        return r["peak_rss_mb"] - (r.get("import_rss_mb") or 0.0)
+
+    for g in groups:
+        cells = {b: best.get((*g, variant, b)) for b in ORDER}
+        row = [SHORT.get(g[0], g[0].rsplit("/", 1)[-1]), g[1], g[2]]
+        row += [f"{r['peak_rss_mb']:.0f} ({r['import_rss_mb']:.0f})" if r and r.get("peak_rss_mb") and
+                r.get("import_rss_mb") else f"{r['peak_rss_mb']:.0f}" if r and r.get("peak_rss_mb") else "-"
+                for r in cells.values()]
+        graph, pt = cells["ms-graph"], cells["pt"]
+        if graph and pt and graph.get("peak_rss_mb") and pt.get("peak_rss_mb"):
+            row += [f"{graph['peak_rss_mb'] / pt['peak_rss_mb']:.2f}", f"{above_import(graph) / above_import(pt):.2f}"]
+        else:
+            row += ["-", "-"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 LADDER = "ladder"   # the variant label of `python -m benchmarks.matrix --variant ladder` over datadecide-<size>-shape
 
 
@@ -271,6 +303,8 @@ def write(root: Path | None = None, devices: list[str] | None = None, out: Path 
         if any(r.get("backend") == "ms-graph" and r.get("status") == "ok" for r in rows):
             text += (f"\nms-graph / pt and ms-graph / ms-pynative (tokens/s), before and after the graph-mode "
                      f"work:\n\n{ratios(rows)}\n")
+            text += ("\nPeak resident memory (MB; in brackets, after the imports) of the records above:"
+                     f"\n\n{memory(rows)}\n")
         if any(variant_of(r) == LADDER for r in rows):
             curve = ladder_chart(rows, out / device / "ladder.png", f"{device}: graph mode across the OLMo-1 ladder")
             text += (f"\nAcross the OLMo-1 ladder (`--variant {LADDER}`: the same cells at each size, one "

@@ -215,3 +215,34 @@ def test_ladder_table_orders_sizes_and_stays_out_of_the_main_table(tmp_path):
     assert "| 2.00 | - |" in table[3] and "pt-compile" not in table[0]
     assert markdown(rows, "cpu")[1] == []                  # a labelled sweep is not the main table
     assert ladder_chart(rows, tmp_path / "ladder.png", "t").stat().st_size > 0
+
+
+def test_memory_table_compares_peaks_and_what_the_model_added():
+    from benchmarks.summary import memory
+
+    def record(backend, peak, imported):
+        return dict(model="m", task="train", batch=4, seq=128, dtype="float32", backend=backend, status="ok",
+                    tokens_per_s=1.0, created="2026-01-01T00:00:00", options={}, run_id="a",
+                    peak_rss_mb=peak, import_rss_mb=imported)
+
+    text = memory([record("ms-graph", 1600.0, 600.0), record("pt", 1300.0, 300.0), record("ref", 1500.0, None)])
+    row = next(line for line in text.splitlines() if line.startswith("| m |"))
+    assert row == "| m | train | 4x128 | 1600 (600) | - | 1300 (300) | - | 1500 | 1.23 | 1.00 |"
+
+
+@pytest.mark.parametrize("mode", ["graph", "torch"])
+def test_memory_probe_reports_rss_per_step(tiny_checkpoints, capsys, mode):
+    import mindspore as ms
+
+    from benchmarks import memory_probe
+
+    folder = tiny_checkpoints["tiny-opt-post-ln"]
+    previous = ms.get_context("mode")
+    try:
+        assert memory_probe.main([str(folder), "--mode", mode, "--batch", "1", "--seq", "8", "--steps", "2",
+                                  "--layers", "1", "--sum-output"]) == 0
+    finally:
+        ms.set_context(mode=previous)
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(report["steps"]) == 2 and report["peak_mb"] >= report["built_mb"] >= report["import_mb"] > 0
+    assert report["added_by_steps_mb"] == report["peak_mb"] - report["built_mb"]
