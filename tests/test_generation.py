@@ -99,3 +99,27 @@ def test_graph_mode_compiles_one_prefill_and_one_decode_graph_per_bucket(opt):
         PROMPTS, PROMPT_MASK, 32)
     assert np.array_equal(first.tokens, pt_out.tokens)
     assert float(np.abs(first.logits - pt_out.logits).max()) <= 1e-4
+
+
+def test_graph_mode_keeps_one_inference_cell_per_shape_across_buckets(opt):
+    """The compiled steps run through MindSpore's inference path, which trusts the shapes it compiled
+    for: generations that alternate between buckets must each match PyNative's."""
+    spec, state = opt
+    from zoo.ms.generation import Generator as MsGenerator
+
+    config = spec.config
+    model = load_ms(spec, state=state)
+    graph = MsGenerator(model, None, config.pad_token_id, config.max_position_embeddings, mode="graph")
+    eager = MsGenerator(model, None, config.pad_token_id, config.max_position_embeddings, mode="pynative")
+    long_ids = np.tile(PROMPTS, (1, 4))                                   # 24 tokens: the 32 bucket
+    long_mask = np.tile(PROMPT_MASK, (1, 4))
+    for ids, mask, new in ((PROMPTS, PROMPT_MASK, 8), (long_ids, long_mask, 8), (PROMPTS, PROMPT_MASK, 8),
+                           (PROMPTS[:1], PROMPT_MASK[:1], 8)):
+        got, want = graph.generate(ids, mask, new), eager.generate(ids, mask, new)
+        assert np.array_equal(got.tokens, want.tokens)
+        assert float(np.abs(got.logits - want.logits).max()) <= 1e-5
+    phases = {key: step for key, step in graph.compiled_steps.items()}
+    assert sorted(k[:2] for k in phases) == [("decode", (1, 1)), ("decode", (3, 1)), ("decode", (3, 1)),
+                                             ("prefill", (1, 16)), ("prefill", (3, 16)), ("prefill", (3, 32))]
+    assert {step.__self__.phase for key, step in phases.items() if key[0] == "decode"} == {"increment"}
+    assert {step.__self__.phase for key, step in phases.items() if key[0] == "prefill"} == {"prefill"}

@@ -49,10 +49,24 @@ class Generator(GreedyLoop):
         model.set_train(False)
         self.model = model
         self.dtype = model.trainable_params()[0].dtype
-        step = CachedStep(model)
-        self.step = ms.jit(step.construct) if mode == "graph" else step
+        self.mode = mode
+        self.step = CachedStep(model)          # PyNative runs it as is
+        self.compiled_steps: dict[tuple, object] = {}
         self.full = ms.jit(model.construct) if mode == "graph" else model
         self.cache: tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None = None
+
+    def compiled_step(self, kind: str, ids_shape: tuple, length: int):
+        """One compiled graph per (prefill | decode, ids shape, cache length), each on a Cell of its own
+        whose `phase` is "prefill" or "increment". MindSpore runs such a Cell's graph, once compiled,
+        through its inference path: no argument key is rebuilt and looked up per call, which was a
+        seventh of a DataDecide-4M decode step (docs/PERFORMANCE.md, ninth round). That path does not
+        check shapes, hence a Cell per shape: each only ever sees the inputs it was compiled for."""
+        key = (kind, tuple(ids_shape), length)
+        if key not in self.compiled_steps:
+            cell = CachedStep(self.model)
+            cell.phase = "prefill" if kind == "prefill" else "increment"
+            self.compiled_steps[key] = ms.jit(cell.construct)
+        return self.compiled_steps[key]
 
     def _bias(self, plan: Plan, slots: np.ndarray) -> Tensor:
         return Tensor(plan.bias(slots), self.dtype)
@@ -66,15 +80,19 @@ class Generator(GreedyLoop):
         else:           # decode: the token chosen last step, at slot P + step - 1
             slots = np.array([plan.prompt_len + step - 1])
         ids = plan.tokens[:, slots]
-        self.shapes_run.add(("prefill" if step == 0 else "decode", ids.shape, plan.length))
+        kind = "prefill" if step == 0 else "decode"
+        self.shapes_run.add((kind, ids.shape, plan.length))
+        run = self.compiled_step(kind, ids.shape, plan.length) if self.mode == "graph" else self.step
         # ms.mutable: without it ms.jit takes a tuple of tensors as a constant and recompiles on every
         # call (2.8 s per decode step of a 2-layer model, docs/MINDSPORE_NOTES.md); with it, 0.01 s.
-        logits, keys, values = self.step(
+        logits, keys, values = run(
             Tensor(ids.astype(np.int32)), Tensor(plan.positions[:, slots].astype(np.int32)),
             self._bias(plan, slots), ms.mutable(self.cache[0]), ms.mutable(self.cache[1]),
             Tensor(slots.astype(np.int32)))
         self.cache = (keys, values)
-        return logits[:, -1].float().asnumpy()
+        if logits.dtype != ms.float32:
+            logits = logits.float()
+        return logits.asnumpy()[:, -1]          # sliced on the host: no op launched for it
 
     def recomputed_logits(self, plan: Plan, step: int) -> np.ndarray:
         last = plan.prompt_len + step - 1
