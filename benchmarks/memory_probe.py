@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import zoo.ms  # noqa: F401 - sets the CPU launch mode before any launch (zoo/ms/runtime.py)
 
-    ms.set_device("CPU")
+    if ms.get_context("device_target") != "CPU":   # set_device fails once a kernel has run (in tests)
+        ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE if args.mode == "graph" else ms.PYNATIVE_MODE)
     if args.memory_optimize:
         ms.runtime.set_memory(optimize_level=args.memory_optimize)
