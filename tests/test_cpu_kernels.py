@@ -275,7 +275,7 @@ def test_swiglu_kernel_matches_fp64_torch(mode, gate_first):
 
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
 @pytest.mark.parametrize("steps", [1, 4])                # a decode step, and a prefill of four slots
-# head_dim 12: the decode loops' lane tail; length 5500: a decode step large enough to use the threads
+# head_dim 12: not a multiple of 8 lanes; length 5500: a long cache, heads spread over the threads
 @pytest.mark.parametrize("head_dim, length", [(8, 13), (12, 13), (16, 5500)])
 def test_cached_attention_kernel_matches_composed_and_fp64_torch(mode, steps, head_dim, length):
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)

@@ -68,9 +68,6 @@ namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 constexpr int64_t kMinChunk = 1 << 15;  // below this a thread costs more than it saves
-// A decode step's cached attention runs on the calling thread up to this many cache elements
-// (B H L D): its ~4 flops per element take less time than starting a thread.
-constexpr int64_t kSerialAttentionWork = 1 << 18;
 
 int CoreCount() {
   if (const char *env = std::getenv("MINDZOO_CPU_THREADS")) {
@@ -611,38 +608,6 @@ void SwiGluGradRow(const float *value, const float *gate, const float *dy, float
   SwiGluGradScalar(value, gate, dy, dvalue, dgate, n);
 }
 
-// A decode step's attention for one query row of one head, over the (L, D) keys and values of its
-// cache: a dot per key, then the probability-weighted sum of the values. Two sgemm calls per head
-// cost more in set-up than this arithmetic (~2 D L flops); the lanes keep the dot vectorisable.
-ZOO_INLINE void QueryScoresBody(const float *query, const float *keys, int64_t length, int64_t head_dim, float scale,
-                                float *scores) {
-  for (int64_t j = 0; j < length; ++j) {
-    const float *key = keys + j * head_dim;
-    float partial[kLanes] = {};
-    int64_t d = 0;
-    for (; d + kLanes <= head_dim; d += kLanes)
-      for (int l = 0; l < kLanes; ++l) partial[l] += query[d + l] * key[d + l];
-    float dot = 0;
-    for (; d < head_dim; ++d) dot += query[d] * key[d];
-    for (int l = 0; l < kLanes; ++l) dot += partial[l];
-    scores[j] = scale * dot;
-  }
-}
-ZOO_DISPATCH(QueryScores,
-             (const float *query, const float *keys, int64_t length, int64_t head_dim, float scale, float *scores),
-             (query, keys, length, head_dim, scale, scores))
-
-ZOO_INLINE void WeightedValuesBody(const float *probs, const float *values, int64_t length, int64_t head_dim,
-                                   float *out) {
-  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
-  for (int64_t j = 0; j < length; ++j) {
-    const float p = probs[j], *value = values + j * head_dim;
-    for (int64_t d = 0; d < head_dim; ++d) out[d] += p * value[d];
-  }
-}
-ZOO_DISPATCH(WeightedValues, (const float *probs, const float *values, int64_t length, int64_t head_dim, float *out),
-             (probs, values, length, head_dim, out))
-
 int64_t Elements(int ndim, const int64_t *shape) {
   int64_t n = 1;
   for (int d = 0; d < ndim; ++d) n *= shape[d];
@@ -1175,12 +1140,8 @@ int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, con
   float *out = static_cast<float *>(params[9]), *new_keys = static_cast<float *>(params[10]);
   float *new_values = static_cast<float *>(params[11]);
   const int64_t block = length * head_dim;  // one (b, h) slice of a cache
-  // A decode step (one query per row) is a few thousand flops per head: plain loops instead of sgemm,
-  // and on the calling thread when the whole step is small enough that a thread costs more than it saves.
-  const bool one_query = steps == 1;
-  const bool serial = one_query && batch * heads * block <= kSerialAttentionWork;
   int status = 0;
-  auto heads_in = [&](int64_t begin, int64_t end) {
+  ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
     std::vector<float> probs(steps * length);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / heads, offset = b * steps * width + (bh % heads) * head_dim;
@@ -1191,12 +1152,6 @@ int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, con
         std::memcpy(keys + slots[t] * head_dim, k + offset + t * width, head_dim * sizeof(float));
         std::memcpy(values + slots[t] * head_dim, v + offset + t * width, head_dim * sizeof(float));
       }
-      if (one_query) {
-        QueryScores(q + offset, keys, length, head_dim, scale, probs.data());
-        BiasedSoftmaxRow(probs.data(), bias + b * length, length);
-        WeightedValues(probs.data(), values, length, head_dim, out + offset);
-        continue;
-      }
       int s = dnnl_sgemm('N', 'T', steps, length, head_dim, scale, q + offset, width, keys, head_dim, 0.0f,
                          probs.data(), length);
       for (int64_t t = 0; t < steps; ++t) {
@@ -1206,11 +1161,7 @@ int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, con
                       out + offset, width);
       if (s != 0) status = 10 + s;
     }
-  };
-  if (serial)
-    heads_in(0, batch * heads);
-  else
-    ParallelFor(batch * heads, heads_in, 1);
+  }, 1);
   return status;
 }
 
