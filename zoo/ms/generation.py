@@ -9,6 +9,8 @@ per (B, P, L) bucket: every step-dependent value is a tensor, never a Python sca
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
@@ -51,11 +53,11 @@ class Generator(GreedyLoop):
         self.dtype = model.trainable_params()[0].dtype
         self.mode = mode
         self.step = CachedStep(model)          # PyNative runs it as is
-        self.compiled_steps: dict[tuple, object] = {}
+        self.compiled_steps: dict[tuple, Callable] = {}
         self.full = ms.jit(model.construct) if mode == "graph" else model
         self.cache: tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None = None
 
-    def compiled_step(self, kind: str, ids_shape: tuple, length: int):
+    def compiled_step(self, kind: str, ids_shape: tuple, length: int) -> Callable:
         """One compiled graph per (prefill | decode, ids shape, cache length), each on a Cell of its own
         whose `phase` is "prefill" or "increment". MindSpore runs such a Cell's graph, once compiled,
         through its inference path: no argument key is rebuilt and looked up per call, which was a
