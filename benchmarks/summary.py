@@ -148,9 +148,6 @@ def memory(rows: list[dict], variant: str = "") -> str:
             "ms-graph / pt, above import"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
-    def above_import(r: dict) -> float:
-        return r["peak_rss_mb"] - (r.get("import_rss_mb") or 0.0)
-
     for g in groups:
         cells = {b: best.get((*g, variant, b)) for b in ORDER}
         row = [SHORT.get(g[0], g[0].rsplit("/", 1)[-1]), g[1], g[2]]
@@ -159,7 +156,9 @@ def memory(rows: list[dict], variant: str = "") -> str:
                 for r in cells.values()]
         graph, pt = cells["ms-graph"], cells["pt"]
         if graph and pt and graph.get("peak_rss_mb") and pt.get("peak_rss_mb"):
-            row += [f"{graph['peak_rss_mb'] / pt['peak_rss_mb']:.2f}", f"{above_import(graph) / above_import(pt):.2f}"]
+            added = (memory_added(graph), memory_added(pt))
+            row += [f"{graph['peak_rss_mb'] / pt['peak_rss_mb']:.2f}",
+                    f"{added[0] / added[1]:.2f}" if all(added) else "-"]
         else:
             row += ["-", "-"]
         lines.append("| " + " | ".join(row) + " |")
@@ -228,6 +227,16 @@ def ladder_chart(rows: list[dict], path: Path, title: str) -> Path | None:
     return path
 
 
+def memory_added(r: dict) -> float | None:
+    """What a measurement itself cost in memory: the device's peak where torch reports one (GPU), else
+    the process's peak RSS above what it held after its imports."""
+    if r.get("peak_device_mem_mb"):
+        return r["peak_device_mem_mb"]
+    if r.get("peak_rss_mb") and r.get("import_rss_mb"):
+        return r["peak_rss_mb"] - r["import_rss_mb"]
+    return None
+
+
 def chart(groups: list[tuple], path: Path, title: str) -> Path | None:
     if not groups:
         return None
@@ -240,17 +249,20 @@ def chart(groups: list[tuple], path: Path, title: str) -> Path | None:
     labels = [f"{SHORT.get(g[0], g[0].rsplit('/', 1)[-1])}\n{g[1]} {g[2]} {DTYPE.get(g[3], g[3])}" for g, _ in groups]
     x = np.arange(len(groups))
     width = 0.8 / len(ORDER)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(8, 1.3 * len(groups)), 8), sharex=True)
+    fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(max(8, 1.3 * len(groups)), 11), sharex=True)
     for i, backend in enumerate(ORDER):
         tps = [cells[backend]["tokens_per_s"] if cells[backend] else 0 for _, cells in groups]
         mfu = [100 * (cells[backend].get("mfu") or 0) if cells[backend] else 0 for _, cells in groups]
+        added = [memory_added(cells[backend]) or 0 if cells[backend] else 0 for _, cells in groups]
         top.bar(x + (i - 2) * width, tps, width, label=backend)
-        bottom.bar(x + (i - 2) * width, mfu, width, label=backend)
+        middle.bar(x + (i - 2) * width, mfu, width, label=backend)
+        bottom.bar(x + (i - 2) * width, added, width, label=backend)
     top.set_yscale("log")
     top.set_ylabel("tokens / s (log)")
     top.set_title(title)
     top.legend(ncol=len(ORDER), fontsize=8)
-    bottom.set_ylabel("MFU % (of the best measured GEMM)")
+    middle.set_ylabel("MFU % (of the best measured GEMM)")
+    bottom.set_ylabel("memory MB: device peak (GPU),\nRSS peak above imports (CPU)", fontsize=8)
     bottom.set_xticks(x, labels, fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,7 +310,7 @@ def write(root: Path | None = None, devices: list[str] | None = None, out: Path 
     for device in devices or sorted(p.name for p in root.iterdir() if (p / "bench.jsonl").is_file()):
         rows = with_best_peak(records.read(records.results_file(device, root=root)), device, root)
         table, groups = markdown(rows, device)
-        png = chart(groups, out / device / "summary.png", f"{device}: tokens/s and MFU per backend")
+        png = chart(groups, out / device / "summary.png", f"{device}: tokens/s, MFU and memory per backend")
         text = f"## {device}\n\nPeak: {peaks(device, root)}.\n\n{table}\n"
         if any(r.get("backend") == "ms-graph" and r.get("status") == "ok" for r in rows):
             text += (f"\nms-graph / pt and ms-graph / ms-pynative (tokens/s), before and after the graph-mode "
