@@ -18,13 +18,15 @@ import time
 
 import numpy as np
 
+from benchmarks import worker
 
-def rss_mb(field: str = "VmRSS") -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
+
+def rss_mb(field: str = "VmRSS") -> int:
+    """benchmarks.worker's reading of /proc, rounded; the probe means nothing without it."""
+    value = worker.rss_mb(field)
+    if value is None:
+        raise RuntimeError(f"no {field} in /proc/self/status: the memory probe needs Linux's /proc")
+    return round(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,18 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.shapes import resolve_model
-    from benchmarks.worker import make_inputs
     from zoo.models import build_ms
 
     if args.mode == "torch":
         import torch  # noqa: F401
     else:
         import mindspore  # noqa: F401
-    report = {"import_mb": round(rss_mb())}
+    report = {"import_mb": rss_mb()}
     spec, _ = resolve_model(args.model)
     if args.layers:
         spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_layers=args.layers))
-    inputs = make_inputs(spec, args.batch, args.seq)
+    inputs = worker.make_inputs(spec, args.batch, args.seq)
     if args.mode == "torch":
         return _probe_torch(spec, inputs, args, report)
     import mindspore as ms
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         ms.runtime.set_memory(optimize_level=args.memory_optimize)
     net = build_ms(spec, "float32")
     net.set_train(False)
-    report["built_mb"] = round(rss_mb())
+    report["built_mb"] = rss_mb()
     if args.sum_output:
         net = sum_of_first_output(net)
     tensors = tuple(ms.Tensor(inputs[name].astype(np.int32)) for name in spec.family.INPUT_NAMES)
@@ -86,7 +87,7 @@ def _probe_torch(spec, inputs: dict, args: argparse.Namespace, report: dict) -> 
     from zoo.models import build_pt
 
     net = build_pt(spec, torch.float32).eval()
-    report["built_mb"] = round(rss_mb())
+    report["built_mb"] = rss_mb()
     tensors = tuple(torch.from_numpy(inputs[name].astype(np.int64)) for name in spec.family.INPUT_NAMES)
 
     @torch.inference_mode()
@@ -101,11 +102,11 @@ def _steps(step, count: int, report: dict) -> int:
     for _ in range(count):
         started = time.perf_counter()
         out = step()
-        report["steps"].append({"s": round(time.perf_counter() - started, 3), "rss_mb": round(rss_mb())})
+        report["steps"].append({"s": round(time.perf_counter() - started, 3), "rss_mb": rss_mb()})
         del out
-    report["peak_mb"] = round(rss_mb("VmHWM"))
+    report["peak_mb"] = rss_mb("VmHWM")
     report["added_by_steps_mb"] = report["peak_mb"] - report["built_mb"]
-    print(json.dumps({k: round(v) if isinstance(v, float) else v for k, v in report.items()}))
+    print(json.dumps(report))
     return 0
 
 

@@ -65,6 +65,11 @@ def _with_cross_run_note(lines: list[str]) -> list[str]:
     return lines + ["", CROSS_RUN_NOTE] if any("\\*" in line for line in lines[2:]) else lines
 
 
+def _cell_order(key: tuple) -> tuple:
+    """Table order of a (model, task, shape[, dtype, ...]) key: by model, then forward / train / decode."""
+    return (key[0], records.TASKS.index(key[1]), *key[2:4])
+
+
 def _ratio(a: dict | None, b: dict | None) -> str:
     if not a or not b:
         return "-"
@@ -88,8 +93,7 @@ def with_best_peak(rows: list[dict], device: str, root: Path) -> list[dict]:
 
 def markdown(rows: list[dict], device: str, variant: str = "") -> tuple[str, list[tuple]]:
     best = latest(rows)
-    groups = sorted({k[:5] for k in best if k[4] == variant}, key=lambda k: (k[0], ("forward", "train", "decode")
-                                                                            .index(k[1]), k[2], k[3]))
+    groups = sorted({k[:5] for k in best if k[4] == variant}, key=_cell_order)
     head = (["model", "task", "B x S", "dtype", *[f"{b} tok/s" for b in ORDER], "ms-graph / pt",
              "ms-graph / ms-pynative", "pt / ref", *[f"{b} MFU %" for b in ORDER], "load avg"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -114,7 +118,7 @@ def ratios(rows: list[dict], variants: tuple[str, ...] = ("before", "")) -> str:
     Each variant's column of "measured" gives the newest ms-graph record's time (UTC) and load.
     """
     best = latest(rows)
-    groups = sorted({k[:4] for k in best}, key=lambda k: (k[0], ("forward", "train", "decode").index(k[1]), k[2]))
+    groups = sorted({k[:4] for k in best}, key=_cell_order)
     names = {v: (v or "after") for v in variants}
     head = (["model", "task", "B x S"] + [f"ms-graph tok/s ({names[v]})" for v in variants]
             + [f"ms-graph / pt ({names[v]})" for v in variants]
@@ -142,18 +146,14 @@ def memory(rows: list[dict], variant: str = "") -> str:
     "above import" compares what the model and its steps themselves cost.
     """
     best = latest(rows)
-    groups = sorted({k[:4] for k in best if k[4] == variant and best[k].get("peak_rss_mb")},
-                    key=lambda k: (k[0], ("forward", "train", "decode").index(k[1]), k[2], k[3]))
+    groups = sorted({k[:4] for k in best if k[4] == variant and best[k].get("peak_rss_mb")}, key=_cell_order)
     head = ["model", "task", "B x S", *[f"{b} MB" for b in ORDER], "ms-graph / pt, peak",
             "ms-graph / pt, above import"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
     for g in groups:
         cells = {b: best.get((*g, variant, b)) for b in ORDER}
         row = [SHORT.get(g[0], g[0].rsplit("/", 1)[-1]), g[1], g[2]]
-        row += [f"{r['peak_rss_mb']:.0f} ({r['import_rss_mb']:.0f})" if r and r.get("peak_rss_mb") and
-                r.get("import_rss_mb") else f"{r['peak_rss_mb']:.0f}" if r and r.get("peak_rss_mb") else "-"
-                for r in cells.values()]
+        row += [_memory_cell(r) for r in cells.values()]
         graph, pt = cells["ms-graph"], cells["pt"]
         if graph and pt and graph.get("peak_rss_mb") and pt.get("peak_rss_mb"):
             added = (memory_added(graph), memory_added(pt))
@@ -174,7 +174,7 @@ def _ladder_cells(rows: list[dict]) -> list[tuple[tuple, dict]]:
     groups = {k[:4] for k in best if k[4] == LADDER}
     cells = [(g, {b: best.get((*g, LADDER, b)) for b in ORDER}) for g in groups]
     params = {g: next((r["params"] for r in c.values() if r and r.get("params")), 0) for g, c in cells}
-    return sorted(cells, key=lambda gc: (("forward", "train", "decode").index(gc[0][1]), params[gc[0]], gc[0][2]))
+    return sorted(cells, key=lambda gc: (records.TASKS.index(gc[0][1]), params[gc[0]], gc[0][2]))
 
 
 def ladder(rows: list[dict]) -> str:
@@ -208,7 +208,7 @@ def ladder_chart(rows: list[dict], path: Path, title: str) -> Path | None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, other, target in ((axes[0], "ms-pynative", 5.0), (axes[1], "pt", 1.0)):
-        for task in ("forward", "train", "decode"):
+        for task in records.TASKS:
             points = [(c["ms-graph"]["params"], c["ms-graph"]["tokens_per_s"] / c[other]["tokens_per_s"],
                        g[2]) for g, c in cells if g[1] == task and c[other]]
             if points:
@@ -225,6 +225,14 @@ def ladder_chart(rows: list[dict], path: Path, title: str) -> Path | None:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _memory_cell(r: dict | None) -> str:
+    """A record's peak RSS, with what it held after its imports in brackets where known."""
+    if not r or not r.get("peak_rss_mb"):
+        return "-"
+    imported = f" ({r['import_rss_mb']:.0f})" if r.get("import_rss_mb") else ""
+    return f"{r['peak_rss_mb']:.0f}{imported}"
 
 
 def memory_added(r: dict) -> float | None:

@@ -52,7 +52,7 @@ class Generator(GreedyLoop):
         self.model = model
         self.dtype = model.trainable_params()[0].dtype
         self.mode = mode
-        self.step = CachedStep(model)          # PyNative runs it as is
+        self.step = CachedStep(model) if mode == "pynative" else None   # graph mode: compiled_step
         self.compiled_steps: dict[tuple, Callable] = {}
         self.full = ms.jit(model.construct) if mode == "graph" else model
         self.cache: tuple[tuple[Tensor, ...], tuple[Tensor, ...]] | None = None
