@@ -4,6 +4,7 @@
 #   bash benchmarks/gpu_session.sh PART RESULTS_ROOT
 #
 # PART 1: environment, MindSpore-on-GPU probe, GEMM peaks, bf16 matrix; PARTs 2, 3: what a 10-minute call left.
+# PART realistic: the H200 session's cells at sequence 2048 / decode of 128 tokens after 1024 (one call).
 # The host's python3 holds a CUDA torch; the pinned transformers / hf_olmo and their needs come as
 # wheels in .whl/ and as a copied site folder in .devcarry/site/ (the host has no network).
 # Prepared here, both ignored by git:
@@ -29,7 +30,24 @@ matrix() {  # models, dtype, cells, backends
     python3 -m benchmarks.matrix --device gpu --models "$1" --dtype "$2" --cells "$3" --backends "$4" \
         --pt-option attn=sdpa --steps 20 --warmup 3 --results "$results" 2>&1 | grep -v -e '^\[WARN' -e Warning
 }
-if [ "$part" = 1 ]; then
+if [ "$part" = realistic ]; then   # each matrix call capped so that one slow cell cannot eat the lease
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+    python3 -c "import torch, transformers; print('torch', torch.__version__, 'cuda', torch.version.cuda,
+'transformers', transformers.__version__)"
+    python3 -c "import hf_olmo; print('hf_olmo ok')" 2>&1 | tail -n 1
+    for dtype in bfloat16 float32; do
+        timeout 60 python3 -m zoo.cli bench-peak --device gpu --dtype $dtype --n 8192 --results "$results"
+    done
+    big() {  # models, cells, backends, steps, timeout
+        timeout "$5" python3 -m benchmarks.matrix --device gpu --models "$1" --dtype bfloat16 --cells "$2" \
+            --backends "$3" --pt-option attn=sdpa --steps "$4" --warmup 2 --new-tokens 128 --results "$results" \
+            2>&1 | grep -v -e '^\[WARN' -e Warning
+    }
+    big opt-350m-shape forward:8x2048,train:8x2048 pt,ref,pt-compile 10 150
+    big opt-350m-shape decode:1x1024 pt,ref 3 60
+    big datadecide-1b-shape forward:8x2048,train:4x2048,decode:1x1024 pt,ref 5 130
+    big datadecide-150m-shape forward:8x2048,train:8x2048 pt,ref 10 60
+elif [ "$part" = 1 ]; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
     python3 -c "import torch, transformers, hf_olmo; print('torch', torch.__version__, 'cuda', torch.version.cuda,
 'transformers', transformers.__version__)"

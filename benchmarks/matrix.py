@@ -21,6 +21,22 @@ MODELS = ("distilbert-shape", "datadecide-150m-shape", "opt-350m-shape")
 CELLS = (("forward", 8, 128), ("forward", 1, 512), ("train", 4, 128), ("decode", 1, 128))
 
 
+def parse_cells(text: str) -> tuple[tuple[str, int, int], ...]:
+    """'forward:8x2048,decode:1x1024' -> (("forward", 8, 2048), ("decode", 1, 1024)); bad text is exit 2."""
+    from zoo.errors import InputError
+
+    cells = []
+    for item in (c.strip() for c in text.split(",") if c.strip()):
+        task, _, shape = item.partition(":")
+        batch, _, seq = shape.partition("x")
+        if task not in ("forward", "train", "decode") or not (batch.isdigit() and seq.isdigit()) \
+                or int(batch) < 1 or int(seq) < 1:
+            raise InputError(f"--cells {item!r}: expected TASK:BxS with TASK forward, train or decode "
+                             "and positive B, S (e.g. train:4x2048)")
+        cells.append((task, int(batch), int(seq)))
+    return tuple(cells)
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks import runner
     from benchmarks.cli import _env, _options
@@ -29,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--backends", default=",".join(runner.BACKENDS))
     parser.add_argument("--tasks", default="forward,train,decode")
-    parser.add_argument("--cells", default="", help="only these cells, e.g. forward:8x128,train:4x128")
+    parser.add_argument("--cells", default="", help="these cells instead of the default ones, e.g. "
+                                                    "forward:8x2048,train:4x2048,decode:1x1024")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1, help="runs per cell, backend order alternating; "
@@ -50,12 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds > 1:
         options["session"] = "rounds-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     tasks = args.tasks.split(",")
-    only = {c.strip() for c in args.cells.split(",") if c.strip()}
+    cells = parse_cells(args.cells) if args.cells.strip() else CELLS
     backends = tuple(args.backends.split(","))
     pt_options = _options(args.pt_option)
     for model in args.models.split(","):
-        for task, batch, seq in CELLS:
-            if task not in tasks or (only and f"{task}:{batch}x{seq}" not in only):
+        for task, batch, seq in cells:
+            if task not in tasks:
                 continue
             for round_index in range(args.rounds):
                 order = backends if round_index % 2 == 0 else backends[::-1]
