@@ -296,7 +296,7 @@ def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Cal
         return step, applied
     if inputs["labels"] is None:
         raise Skip(f"{spec.name}: an embedding model has no training loss in the zoo")
-    from zoo.ms.optim import AdamWConfig
+    from zoo.core.optim import AdamWConfig
 
     model.train()
     optim = AdamWConfig()

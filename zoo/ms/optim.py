@@ -17,15 +17,7 @@ On a DistilBERT-shaped train step on 2 CPU cores the unfused `mindspore.experime
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class AdamWConfig:
-    lr: float = 5e-5
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_decay: float = 0.01
+from zoo.core.optim import AdamWConfig
 
 
 def adamw(params, config: AdamWConfig, fused: bool = True):

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
 
 from zoo.distributed import pt_data_parallel
-from zoo.ms.optim import AdamWConfig
+from zoo.core.optim import AdamWConfig
 
 
 def classification_loss(logits: Tensor, labels: Tensor, valid: Tensor) -> Tensor:

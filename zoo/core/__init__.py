@@ -1,0 +1,1 @@
+"""The framework-free core: numpy and the standard library only, importable without MindSpore or torch."""
