@@ -55,7 +55,7 @@ f(argparse.Namespace(device='gpu', dtype=sys.argv[1], n=8192, no_save=False, res
         big opt-350m-shape train:8x2048 pt,ref,pt-compile 5 100
         big datadecide-150m-shape train:8x2048 pt,ref 5 45
         big datadecide-1b-shape train:4x2048 pt,ref 5 50
-        big opt-350m-shape,datadecide-150m-shape decode:1x1024 pt,ref 1 120
+        big opt-350m-shape,datadecide-150m-shape decode:1x1024 pt,ref 1 95
     fi
 elif [ "$part" = 1 ]; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
