@@ -23,7 +23,7 @@ CELLS = (("forward", 8, 128), ("forward", 1, 512), ("train", 4, 128), ("decode",
 
 def parse_cells(text: str) -> tuple[tuple[str, int, int], ...]:
     """'forward:8x2048,decode:1x1024' -> (("forward", 8, 2048), ("decode", 1, 1024)); bad text is exit 2."""
-    from zoo.errors import InputError
+    from zoo.core.errors import InputError
 
     cells = []
     for item in (c.strip() for c in text.split(",") if c.strip()):
@@ -39,7 +39,7 @@ def parse_cells(text: str) -> tuple[tuple[str, int, int], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks import runner
-    from benchmarks.cli import _env, _options
+    from zoo.cli.bench import _env, _options
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     report["built_mb"] = rss_mb()
     if args.sum_output:
         net = sum_of_first_output(net)
-    tensors = tuple(ms.Tensor(inputs[name].astype(np.int32)) for name in spec.family.INPUT_NAMES)
+    tensors = tuple(ms.Tensor(inputs[name].astype(np.int32)) for name in spec.family.inputs.names)
     run = ms.jit(net.construct, jit_level=args.jit_level) if args.mode == "graph" else net
 
     def step():
@@ -86,9 +86,9 @@ def _probe_torch(spec, inputs: dict, args: argparse.Namespace, report: dict) -> 
 
     from zoo.models import build_pt
 
-    net = build_pt(spec, torch.float32).eval()
+    net = build_pt(spec, "float32").eval()
     report["built_mb"] = rss_mb()
-    tensors = tuple(torch.from_numpy(inputs[name].astype(np.int64)) for name in spec.family.INPUT_NAMES)
+    tensors = tuple(torch.from_numpy(inputs[name].astype(np.int64)) for name in spec.family.inputs.names)
 
     @torch.inference_mode()
     def step():

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCHEMA_VERSION = 1

@@ -21,7 +21,7 @@ from pathlib import Path
 from benchmarks import records
 from benchmarks.shapes import check_model
 from benchmarks.worker import FRAMEWORK, MODE, RECORD_PREFIX, TORCH_ADAMW
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 
 BACKENDS = ("ms-graph", "ms-pynative", "pt", "pt-compile", "ref")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -188,7 +188,7 @@ def measure_peak(device: str = "cpu", dtype: str = "float32", n: int = 2048, fra
 
 
 def table(rows: list[dict]) -> str:
-    from parity.report import render_table
+    from zoo.core.tables import render_table
 
     def num(value, fmt):
         return "-" if value is None else format(value, fmt)

@@ -9,7 +9,6 @@ the last stdout line, prefixed with RECORD_PREFIX.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -123,7 +122,7 @@ def ms_step(job: dict, spec, random_weights: bool, inputs: dict,
     net = build_ms(spec, job["dtype"]) if random_weights else load_ms(spec, job["dtype"])
     if prepare is not None:
         prepare(net)
-    names = spec.family.INPUT_NAMES
+    names = spec.family.inputs.names
     args = tuple(ms.Tensor(inputs[n].astype(np.int32)) for n in names)
     task = job["task"]
     if task == "forward":
@@ -136,18 +135,18 @@ def ms_step(job: dict, spec, random_weights: bool, inputs: dict,
             return out
         return step, applied
     if task == "train":
-        from zoo.ms.optim import AdamWConfig, adamw
+        from zoo.core.optim import AdamWConfig
+        from zoo.ms.optim import adamw
 
         if inputs["labels"] is None:
             raise Skip(f"{spec.name}: an embedding model has no training loss in the zoo")
-        modeling = importlib.import_module(spec.family.__name__ + ".modeling_ms")
         net.set_train(True)
         optimizer = adamw(net.trainable_params(), AdamWConfig())
         applied["adamw"] = "zoo aot kernel" if optimizer.cpu_kernel is not None else "AdamWeightDecay"
         labels = ms.Tensor(inputs["labels"].astype(np.int32))
 
         def forward_loss(*tensors):
-            return modeling.loss(net(*tensors[:-1])[0], tensors[-1])
+            return net.loss(net(*tensors[:-1])[0], tensors[-1])
 
         grad_fn = ms.value_and_grad(forward_loss, None, optimizer.parameters)
 
@@ -199,27 +198,7 @@ def torch_sync(device: str) -> None:
 
 def upstream_model(spec, random_weights: bool):
     """The upstream implementation (transformers, or hf_olmo for OLMo) with its default attention."""
-    import torch
-
-    family = spec.family.NAME
-    if family == "olmo":
-        hf_olmo = spec.family.import_hf_olmo()
-        if random_weights:
-            config = hf_olmo.OLMoConfig.from_pretrained(str(spec.folder))
-            return hf_olmo.OLMoForCausalLM(config, init_params=True)
-        return hf_olmo.OLMoForCausalLM.from_pretrained(str(spec.folder), dtype=torch.float32)
-    import transformers
-
-    config = transformers.AutoConfig.from_pretrained(str(spec.folder))
-    if family == "opt":
-        cls = transformers.OPTForCausalLM
-    elif spec.config.task == "sequence-classification":
-        cls = transformers.AutoModelForSequenceClassification
-    else:
-        cls = transformers.AutoModel
-    if random_weights:
-        return cls.from_config(config) if cls is not transformers.OPTForCausalLM else cls(config)
-    return cls.from_pretrained(str(spec.folder), dtype=torch.float32)
+    return spec.family.reference(spec.folder, spec.config, random_weights=random_weights, attention="sdpa")
 
 
 # torch.optim.AdamW's implementations. "fused" is what transformers' Trainer picks with torch >= 2.8
@@ -230,11 +209,11 @@ TORCH_ADAMW = {"fused": {"fused": True}, "foreach": {"foreach": True}, "for-loop
 def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Callable[[], Any], dict]:
     import torch
 
-    from parity.backends import TORCH_DTYPES
     from zoo.models import build_pt, load_pt
+    from zoo.pt.weights import torch_dtype
 
     device = torch_device(job)
-    dtype = TORCH_DTYPES[job["dtype"]]
+    dtype = torch_dtype(job["dtype"])
     backend, task = job["backend"], job["task"]
     applied = {"attn_implementation": "sdpa (transformers default)"} if backend == "ref" else {}
     if device == "cuda":
@@ -247,13 +226,13 @@ def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Cal
         impl = job.get("options", {}).get("attn", "math")
         set_attention_impl(impl)
         applied["attn"] = impl
-        model = build_pt(spec, dtype) if random_weights else load_pt(spec, dtype)
+        model = build_pt(spec, job["dtype"]) if random_weights else load_pt(spec, job["dtype"])
         model = model.to(device)
     compiled = backend == "pt-compile"
     if compiled:
         applied["torch_compile"] = "default"
     tensors = {k: torch.from_numpy(v).to(device) for k, v in inputs.items() if v is not None}
-    names = spec.family.INPUT_NAMES
+    names = spec.family.inputs.names
 
     if task == "decode":
         if backend == "ref":
@@ -278,12 +257,11 @@ def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Cal
             return _ref_forward(spec, model, tensors, with_loss)
     else:
         run = torch.compile(model) if compiled else model
-        modeling = importlib.import_module(spec.family.__name__ + ".modeling_pt")
         args = tuple(tensors[n].long() for n in names)
 
         def forward(with_loss: bool):
             logits = run(*args)
-            return {"loss": modeling.loss(logits[0], tensors["labels"])} if with_loss else logits
+            return {"loss": model.loss(logits[0], tensors["labels"])} if with_loss else logits
 
     if task == "forward":
         model.eval()
@@ -318,38 +296,21 @@ def torch_step(job: dict, spec, random_weights: bool, inputs: dict) -> tuple[Cal
 
 def _ref_forward(spec, model, tensors: dict, with_loss: bool):
     """The family's reference_forward, with the tensors already on the device."""
-    kwargs = {"input_ids": tensors["input_ids"].long(), "attention_mask": tensors["attention_mask"].long()}
-    if spec.family.NAME == "bert" and spec.config.variant == "bert":
-        kwargs["token_type_ids"] = tensors["token_type_ids"].long()
-    if with_loss:
-        kwargs["labels"] = tensors["labels"].long()
-    if spec.family.NAME != "bert":
-        kwargs["use_cache"] = False
-    out = model(**kwargs)
-    return {"loss": out.loss} if with_loss else out
+    out = spec.family.reference_forward(model, spec.config, tensors, with_loss)
+    return {"loss": out["loss"]} if with_loss else out
 
 
 def _ref_generate_step(spec, model, tensors: dict, new_tokens: int, device: str):
     """Upstream greedy decoding of exactly `new_tokens` tokens (EOS ignored) with its own KV cache."""
-    import torch
-
+    if spec.family.reference_greedy is None:
+        raise Skip(f"{spec.name}: the {spec.family.name} family names no upstream greedy decoder")
     model.eval()
     ids, mask = tensors["input_ids"].long(), tensors["attention_mask"].long()
-    if spec.family.NAME == "olmo":      # hf_olmo's wrapper has no generate under transformers 4.57
-        def step():
-            with torch.no_grad():
-                out = model.model.generate(ids, attention_mask=mask, max_steps=new_tokens, beam_size=1)
-            torch_sync(device)
-            return int(out.token_ids.shape[-1])
-        return step
-    pad = spec.config.pad_token_id if spec.config.pad_token_id is not None else 0
 
     def step():
-        with torch.no_grad():
-            out = model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=new_tokens,
-                                 min_new_tokens=new_tokens, pad_token_id=pad, eos_token_id=None)
+        made = spec.family.reference_greedy(model, spec.config, ids, mask, new_tokens)
         torch_sync(device)
-        return int(out.shape[1] - ids.shape[1])
+        return made
     return step
 
 
@@ -373,12 +334,12 @@ def run_job(job: dict) -> dict:
     record["device"] = records.device_info(job["device"])
     try:
         spec, random_weights = resolve_model(job["model"])
-        record.update(random_weights=random_weights, family=spec.family.NAME,
-                      params=flops.total_params(spec.family.NAME, spec.config))
+        record.update(random_weights=random_weights, family=spec.family.name,
+                      params=flops.total_params(spec.family, spec.config))
         if task == "decode" and spec.config.task != "causal-lm":
             raise Skip(f"{job['model']} is a {spec.config.task} model: decode needs a causal LM")
         inputs = make_inputs(spec, job["batch"], job["seq"])
-        spec.config.check_inputs(*(inputs[n] for n in spec.family.INPUT_NAMES))
+        spec.config.check_inputs(*(inputs[n] for n in spec.family.inputs.names))
         _measure(job, spec, random_weights, inputs, record)
     except Skip as why:
         record.update(status="skipped", reason=str(why))
@@ -405,14 +366,14 @@ def _threads(job: dict) -> dict:
 
 def _measure(job: dict, spec, random_weights: bool, inputs: dict, record: dict) -> None:
     from benchmarks import flops
-    from zoo.pt.generation import bucket
+    from zoo.core.generation import bucket
 
     backend, task = job["backend"], job["task"]
     if backend.startswith("ms-"):
         import_mindspore()  # the import's memory is the baseline
     else:
         import torch  # noqa: F401
-    import zoo.models  # noqa: F401 - imports torch in every process (the zoo's loaders)
+    import zoo.models  # noqa: F401 - the loaders (framework-free: each worker imports only its framework)
 
     record["import_rss_mb"] = rss_mb()
     started = time.perf_counter()
@@ -434,7 +395,7 @@ def _measure(job: dict, spec, random_weights: bool, inputs: dict, record: dict) 
     median = percentile(times, 50)
     record.update(step_times_s=[round(t, 6) for t in times], median_s=median, p95_s=percentile(times, 95),
                   compile_s=max(record["first_step_s"] - median, 0.0))
-    batch, seq, family = job["batch"], job["seq"], spec.family.NAME
+    batch, seq, family = job["batch"], job["seq"], spec.family
     if task == "decode":
         new = job["new_tokens"]
         prompt = bucket(seq)

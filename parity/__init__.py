@@ -17,7 +17,7 @@ from parity.localize import first_divergence
 from parity.metrics import compare_arrays, floored_rel_fro, logits_metrics, logits_rows, valid_positions
 from parity.report import Check, Report, environment, model_revision
 from parity.tolerances import GRAD_FLOOR, bound_for
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 from zoo.models import ModelSpec, resolve, zoo_state
 
 __all__ = ["BACKENDS", "DEFAULT_BACKENDS", "Check", "Report", "compare", "compare_outputs"]
@@ -82,11 +82,12 @@ def compare(model: str | ModelSpec, backends: Sequence[str] = DEFAULT_BACKENDS, 
     if unknown or len(backends) < 2:
         raise InputError(f"backends {list(backends)}: need two or more of {', '.join(BACKENDS)}")
     inputs = make_inputs(spec, seed=seed) if inputs is None else inputs
-    missing = [n for n in spec.family.INPUT_NAMES if n not in inputs]
+    names = spec.family.inputs.names
+    missing = [n for n in names if n not in inputs]
     if missing:
-        raise InputError(f"inputs lack {', '.join(missing)} (the {spec.family.NAME} family takes "
-                         f"{', '.join(spec.family.INPUT_NAMES)})")
-    spec.config.check_inputs(*(inputs[n] for n in spec.family.INPUT_NAMES))
+        raise InputError(f"inputs lack {', '.join(missing)} (the {spec.family.name} family takes "
+                         f"{', '.join(names)})")
+    spec.config.check_inputs(*(inputs[n] for n in names))
     state = zoo_state(spec)
     outputs = {}
     for backend in backends:

@@ -6,26 +6,22 @@ torch.compile), ref (the upstream implementation). Gradients come back as `grad.
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
-import torch
 
-from zoo.checkpoint import StateDict
-from zoo.errors import InputError
+from zoo.core.checkpoint import StateDict
+from zoo.core.errors import InputError
 from zoo.models import ModelSpec, load_ms, load_pt, to_zoo_names
 
 BACKENDS = ("ms-pynative", "ms-graph", "pt", "pt-compile", "ref")
 DEFAULT_BACKENDS = ("ms-pynative", "ms-graph", "pt", "ref")
-TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def mode_of(backend: str) -> str:
     return {"ms-pynative": "pynative", "ms-graph": "graph"}.get(backend, "eager")
 
 
-def _modeling(spec: ModelSpec, framework: str):
-    return importlib.import_module(f"{spec.family.__name__}.modeling_{framework}")
+def framework_of(backend: str) -> str:
+    return "mindspore" if backend.startswith("ms-") else "torch"
 
 
 def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], graph: bool,
@@ -40,8 +36,7 @@ def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], gra
     net = load_ms(spec, dtype, state)
     if transform is not None:
         transform(net)
-    modeling = _modeling(spec, "ms")
-    args = tuple(ms.Tensor(inputs[name].astype(np.int32)) for name in spec.family.INPUT_NAMES)
+    args = tuple(ms.Tensor(inputs[name].astype(np.int32)) for name in spec.family.inputs.names)
     if not (with_grads and "labels" in inputs):
         outputs = net(*args)
         return {name: out.float().asnumpy() for name, out in zip(spec.config.output_names, outputs, strict=True)}
@@ -51,7 +46,7 @@ def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], gra
     def loss_and_outputs(*tensors):
         """One forward serves the outputs and the loss: the outputs ride along as has_aux values."""
         outputs = net(*tensors[:-1])
-        return (modeling.loss(outputs[0], tensors[-1]),) + tuple(outputs)
+        return (net.loss(outputs[0], tensors[-1]),) + tuple(outputs)
 
     grad_fn = ms.value_and_grad(loss_and_outputs, None, weights, has_aux=True)
     if graph:
@@ -65,16 +60,17 @@ def run_ms(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], gra
 
 def run_pt(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], compile_model: bool = False,
            dtype: str = "float32", with_grads: bool = True) -> dict[str, np.ndarray]:
-    model = load_pt(spec, TORCH_DTYPES[dtype], state)
-    modeling = _modeling(spec, "pt")
+    import torch
+
+    model = load_pt(spec, dtype, state)
     run = torch.compile(model) if compile_model else model
-    args = tuple(torch.from_numpy(inputs[name]).long() for name in spec.family.INPUT_NAMES)
+    args = tuple(torch.from_numpy(inputs[name]).long() for name in spec.family.inputs.names)
     want_grads = with_grads and "labels" in inputs
     with torch.set_grad_enabled(want_grads):     # one forward serves the outputs and the loss
         outputs = run(*args)
     named = {n: o.detach().float().numpy() for n, o in zip(spec.config.output_names, outputs, strict=True)}
     if want_grads:
-        loss = modeling.loss(outputs[0], torch.from_numpy(inputs["labels"]))
+        loss = model.loss(outputs[0], torch.from_numpy(inputs["labels"]))
         loss.backward()
         named["loss"] = loss.detach().float().numpy()
         named.update({f"grad.{n}": p.grad.float().numpy() for n, p in model.named_parameters()})
@@ -83,16 +79,20 @@ def run_pt(spec: ModelSpec, state: StateDict, inputs: dict[str, np.ndarray], com
 
 def run_ref(spec: ModelSpec, inputs: dict[str, np.ndarray], dtype: str = "float32",
             with_grads: bool = True) -> dict[str, np.ndarray]:
-    model = spec.family.reference(spec.folder, spec.config).to(TORCH_DTYPES[dtype])
+    import torch
+
+    from zoo.pt.weights import torch_dtype
+
+    model = spec.family.reference(spec.folder, spec.config).to(torch_dtype(dtype))
     want_loss = with_grads and "labels" in inputs
     with torch.set_grad_enabled(want_loss):
         outputs = spec.family.reference_forward(model, spec.config, inputs, with_loss=want_loss)
     named = {n: t.detach().float().numpy() for n, t in outputs.items()}
     if want_loss:
         outputs["loss"].backward()
-        upstream_grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+        upstream_grads = {n: p.grad.float().numpy() for n, p in model.named_parameters() if p.grad is not None}
         zoo_grads = to_zoo_names(spec, upstream_grads, source="reference gradients")
-        named.update({f"grad.{n}": g.float().numpy() for n, g in zoo_grads.items()})
+        named.update({f"grad.{n}": g for n, g in zoo_grads.items()})
     return named
 
 

@@ -14,17 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from parity.metrics import compare_arrays
 from parity.report import Check
 from parity.tolerances import Bound, bound_for
-from zoo.checkpoint import StateDict
+from zoo.core.checkpoint import StateDict
+from zoo.core.generation import GenerationOutput
 from zoo.models import ModelSpec, load_ms, load_pt
-from zoo.pt.generation import GenerationOutput
 
 MAX_NEW_TOKENS = 32
-TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def left_padded(input_ids: np.ndarray, attention_mask: np.ndarray, pad_token_id: int) -> tuple[np.ndarray, ...]:
@@ -42,11 +40,14 @@ def left_padded(input_ids: np.ndarray, attention_mask: np.ndarray, pad_token_id:
 def reference_generation(spec: ModelSpec, input_ids: np.ndarray, attention_mask: np.ndarray,
                          max_new_tokens: int, dtype: str = "float32") -> GenerationOutput:
     """transformers' greedy generate with a fresh GenerationConfig: no logits processors, no sampling."""
+    import torch
     import transformers
 
+    from zoo.pt.weights import torch_dtype
+
     config = spec.config
-    model = spec.family.reference(spec.folder, config).to(TORCH_DTYPES[dtype])
-    if hasattr(spec.family, "reference_generate"):
+    model = spec.family.reference(spec.folder, config).to(torch_dtype(dtype))
+    if spec.family.reference_generate is not None:
         result = spec.family.reference_generate(model, config, input_ids, attention_mask, max_new_tokens)
         if result is not None:     # None: the reference is a transformers model, use its generate
             tokens, logits = result
@@ -103,7 +104,7 @@ def generation_checks(spec: ModelSpec, state: StateDict, backends: Sequence[str]
 
         if progress:
             progress("generate: pt (cached and recompute)")
-        model = load_pt(spec, TORCH_DTYPES[dtype], state)
+        model = load_pt(spec, dtype, state)
         runs["pt"] = _generate(Generator(model, config.eos_token_id, config.pad_token_id,
                                          config.max_position_embeddings), ids, mask, n)
     ms_backend = next((b for b in ("ms-graph", "ms-pynative") if b in backends), None)

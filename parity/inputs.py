@@ -43,8 +43,8 @@ def tokenize(folder: str | Path, sentences=SENTENCES, max_length: int | None = N
 
 def make_inputs(spec, batch: int = 4, seq: int = 16, seed: int = 0) -> dict[str, np.ndarray]:
     """Real text when the folder has a tokenizer whose ids fit the model, random ids otherwise."""
-    inputs = spec.family.example_inputs(spec.config, batch, seq, seed)
-    if (Path(spec.folder) / "tokenizer.json").is_file() and spec.family.NAME == "bert":
+    inputs = spec.family.inputs.example(spec.config, batch, seq, seed)
+    if (Path(spec.folder) / "tokenizer.json").is_file() and spec.family.inputs.text:
         real = tokenize(spec.folder, max_length=spec.config.max_position_embeddings)
         if real["input_ids"].max() < spec.config.vocab_size:
             if "labels" in inputs:

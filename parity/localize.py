@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from parity.metrics import compare_arrays
 
@@ -51,7 +50,18 @@ def _first_tensor(value, kind):
     return None
 
 
-def capture_pt(model: torch.nn.Module, args: tuple) -> list[Activation]:
+def _numpy(value):
+    """Recorded module inputs as numpy (tensors) or as they are (None, Python numbers)."""
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy().copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_numpy(v) for v in value)
+    return value
+
+
+def capture_pt(model, args: tuple) -> list[Activation]:
+    import torch
+
     records: list[Activation] = []
     handles = []
     for name, module in model.named_modules():
@@ -59,7 +69,7 @@ def capture_pt(model: torch.nn.Module, args: tuple) -> list[Activation]:
         def hook(module, inputs, output, name=name or ROOT):
             out = _first_tensor(output, torch.Tensor)
             if out is not None:
-                records.append(Activation(name, tuple(inputs), out.detach().float().numpy().copy()))
+                records.append(Activation(name, _numpy(tuple(inputs)), out.detach().float().numpy().copy()))
 
         handles.append(module.register_forward_hook(hook))
     try:
@@ -96,9 +106,10 @@ def capture_ms(net, args: tuple) -> list[Activation]:
 def _to_ms(value):
     import mindspore as ms
 
-    if isinstance(value, torch.Tensor):
-        array = value.detach().numpy()
-        return ms.Tensor(array.astype(np.int32) if not value.is_floating_point() else array)
+    if isinstance(value, np.ndarray):
+        return ms.Tensor(value.astype(np.int32) if value.dtype.kind in "iub" else value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_ms(v) for v in value)
     return value
 
 
@@ -119,7 +130,12 @@ def first_divergence(spec, state, inputs: dict[str, np.ndarray], transform=None)
 
     from zoo.models import load_ms, load_pt
 
-    input_names = spec.family.INPUT_NAMES
+    try:
+        import torch
+    except ImportError:
+        return {"module": None, "reason": "localisation compares against the torch twin, and torch is not "
+                                          "importable here"}
+    input_names = spec.family.inputs.names
     pt_model = load_pt(spec, state=state)
     pt_records = capture_pt(pt_model, tuple(torch.from_numpy(inputs[n]).long() for n in input_names))
     ms.set_context(mode=ms.PYNATIVE_MODE)

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from zoo.core.tables import render_table
+
 SCHEMA_VERSION = 1
 LOWER_BOUNDED = ("cosine", "top1_agreement")
 
@@ -118,31 +120,21 @@ def _row(a, b, output, metrics, tolerance, passed) -> list[str]:
             f"{metrics['cosine']:.7f}", kl, top1, tol, "yes" if passed else "NO"]
 
 
-def render_table(header: list[str], rows: list[list[str]], fmt: str = "text") -> str:
-    if fmt == "markdown":
-        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(out)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    body = ["  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join([line, "-" * len(line), *body])
-
-
 def environment() -> dict:
-    import mindspore
-    import numpy
-    import torch
-    import transformers
+    """Versions of what ran: each framework only if this process has it (a MindSpore-only or a torch-only
+    host runs the backends it can)."""
+    import importlib
 
-    return {
-        "mindspore": mindspore.__version__,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "numpy": numpy.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
-    }
+    import numpy
+
+    versions = {"numpy": numpy.__version__, "python": platform.python_version(),
+                "machine": f"{platform.machine()} {os.cpu_count()} cpus"}
+    for name in ("mindspore", "torch", "transformers"):
+        try:
+            versions[name] = importlib.import_module(name).__version__
+        except ImportError:         # not installed, or blocked on purpose
+            versions[name] = "not importable"
+    return versions
 
 
 def model_revision(folder: str | os.PathLike) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from parity.report import render_table
-from zoo.errors import InputError
+from zoo.core.errors import InputError
+from zoo.core.tables import render_table
 
 
 def _reports(paths: list[str | Path]) -> list[dict]:

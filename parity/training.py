@@ -11,7 +11,6 @@ their updates are +-lr noise in every framework.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +42,7 @@ class TrainingReport:
 
 
 def _batches(spec: ModelSpec, steps: int, batch: int, seq: int, seed: int) -> list[dict[str, np.ndarray]]:
-    batches = [spec.family.example_inputs(spec.config, batch, seq, seed + i) for i in range(steps)]
+    batches = [spec.family.inputs.example(spec.config, batch, seq, seed + i) for i in range(steps)]
     if "labels" not in batches[0]:
         raise ValueError(f"{spec.name}: its task has no labels to train on")
     return batches
@@ -51,14 +50,13 @@ def _batches(spec: ModelSpec, steps: int, batch: int, seq: int, seed: int) -> li
 
 def _train_pt(spec, state, batches, optim):
     from zoo.pt.train import TrainStep, to_tensors
+    from zoo.pt.weights import state_dict
 
-    modeling = importlib.import_module(spec.family.__name__ + ".modeling_pt")
     model = load_pt(spec, state=state)
-    names = spec.family.INPUT_NAMES
-    step = TrainStep(model, modeling.loss, len(names), optim)
+    names = spec.family.inputs.names
+    step = TrainStep(model, model.loss, len(names), optim)
     losses = [step(*to_tensors(b, (*names, "labels"))) for b in batches]
-    weights = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
-    return losses, weights
+    return losses, state_dict(model)
 
 
 def _train_ms(spec, state, batches, optim, graph: bool):
@@ -68,13 +66,12 @@ def _train_ms(spec, state, batches, optim, graph: bool):
     from zoo.ms.weights import state_dict
 
     ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
-    modeling = importlib.import_module(spec.family.__name__ + ".modeling_ms")
     net = load_ms(spec, state=state)
-    names = spec.family.INPUT_NAMES
-    step = TrainStep(net, modeling.loss, len(names), optim, graph=graph)
+    names = spec.family.inputs.names
+    step = TrainStep(net, net.loss, len(names), optim, graph=graph)
     int32 = [{k: v.astype(np.int32) for k, v in b.items()} for b in batches]
     losses = [step(*to_tensors(b, (*names, "labels"))) for b in int32]
-    return losses, {n: t.numpy() for n, t in state_dict(net).items()}
+    return losses, state_dict(net)
 
 
 def _update_checks(initial, final_a, final_b, degenerate: set[str]) -> dict[str, dict]:
@@ -91,7 +88,7 @@ def _update_checks(initial, final_a, final_b, degenerate: set[str]) -> dict[str,
 def training_parity(model: str | ModelSpec, steps: int = 20, batch: int = 4, seq: int = 16, lr: float = 1e-3,
                     modes=MODES, seed: int = 0) -> TrainingReport:
     from parity.backends import run_pt
-    from zoo.ms.optim import AdamWConfig
+    from zoo.core.optim import AdamWConfig
 
     spec = model if isinstance(model, ModelSpec) else resolve(model)
     state = zoo_state(spec)
@@ -106,7 +103,7 @@ def training_parity(model: str | ModelSpec, steps: int = 20, batch: int = 4, seq
              "passed": total > 0 and len(degenerate) <= max(1, len(grads) // 4)}
 
     pt_losses, pt_weights = _train_pt(spec, state, batches, optim)
-    initial = {n: t.float().numpy() for n, t in state.items()}
+    initial = {n: np.asarray(t, dtype=np.float32) for n, t in state.items()}
     report = TrainingReport(spec.name, steps, {"pt": pt_losses}, gradient_guard=guard)
     for mode in modes:
         key = f"ms-{mode}"

@@ -12,17 +12,18 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from zoo import tiny  # noqa: E402
+from zoo.families import tiny_writers  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
-    """name -> folder for every writer in zoo.tiny (written lazily, once per session)."""
+    """name -> folder for every family's tiny writer (written lazily, once per session)."""
     root = tmp_path_factory.mktemp("tiny")
+    writers = tiny_writers()
 
     class Lazy(dict):
         def __missing__(self, name: str) -> Path:
-            self[name] = tiny.WRITERS[name](root / name)
+            self[name] = writers[name](root / name)
             return self[name]
 
     return Lazy()
@@ -31,5 +32,6 @@ def tiny_checkpoints(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def minilm_folder() -> Path:
     from zoo import registry
+    from zoo.hub import entry_folder
 
-    return registry.get("minilm-l6").local_folder()
+    return entry_folder(registry.get("minilm-l6"))

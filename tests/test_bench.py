@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import flops, records, runner, summary
 from zoo.cli import main as cli_main
-from zoo.errors import HubError, InputError, ZooError
+from zoo.core.errors import HubError, InputError, ZooError
 from zoo.models import resolve
 
 

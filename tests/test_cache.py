@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo import cache, hub
-from zoo.errors import HubError
+from zoo.hub import cache, hub
+from zoo.core.errors import HubError
 
 COMMIT_A = "a" * 40
 COMMIT_B = "b" * 40

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from zoo.checkpoint import KeyMap, Split, from_zoo, iter_tensors, load_tensors, to_zoo, weight_files
-from zoo.errors import CheckpointError
+from zoo.core.checkpoint import KeyMap, Split, from_zoo, iter_tensors, load_tensors, to_zoo, weight_files
+from zoo.core.errors import CheckpointError
 from zoo.models import expected_params, resolve, zoo_state
 
 TABLE = KeyMap(
@@ -149,7 +149,7 @@ def test_folder_without_weights(tmp_path):
 
 
 def test_fuse_rule_concatenates_and_splits_back():
-    from zoo.checkpoint import Fuse
+    from zoo.core.checkpoint import Fuse
 
     table = KeyMap(rules={}, fuses=(Fuse(("l.{}.q", "l.{}.k"), "layers.{}.qk"),))
     up = {"l.0.q": torch.ones(2, 3), "l.0.k": torch.zeros(2, 3)}

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from zoo.checkpoint import load_tensors, save_safetensors
+from zoo.core.checkpoint import load_tensors, save_safetensors
 from zoo.cli import main
 
 FAST = ["--backends", "pt,ref"]

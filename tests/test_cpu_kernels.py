@@ -1,4 +1,5 @@
-"""The hand-written CPU kernels (zoo/ms/cpu_kernels.py): the same numbers as torch, in both modes."""
+"""The hand-written CPU kernels (zoo/ms/kernels/cpu.py, behind the semantic layers): the same numbers as
+torch, in both modes, and as the composed path they replace."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ import torch
 
 ms = pytest.importorskip("mindspore")
 
-from zoo.ms import cpu_kernels, layers  # noqa: E402
-from zoo.ms.layers import GELU, causal_lm_loss, cross_entropy, gelu, use_cpu_cross_entropy  # noqa: E402
+from zoo.core.rope import rotary_tables  # noqa: E402
+from zoo.ms import kernels, layers  # noqa: E402
+from zoo.ms.kernels import composed, policy  # noqa: E402
+from zoo.ms.kernels import cpu as cpu_kernels  # noqa: E402
+from zoo.ms.kernels.composed import gelu  # noqa: E402
+from zoo.ms.layers import GELU  # noqa: E402
+
+
+def _on_cpu_kernel(layer) -> bool:
+    return kernels.path_of(layer.kernel) == kernels.CPU_PATH
 
 
 def _inputs() -> np.ndarray:
@@ -47,7 +56,7 @@ def test_gelu_kernel_matches_fp64_torch(mode):
     x = _inputs()
     dy = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
     net = _Weighted()
-    assert net.gelu.use_cpu_kernel
+    assert _on_cpu_kernel(net.gelu)
     y_ref, dx_ref = _torch_gelu_and_grad(x, dy)
 
     grad_fn = ms.grad(net, grad_position=0)
@@ -74,15 +83,16 @@ def test_gelu_kernel_propagates_nan():
 
 
 def test_fallback_rules(monkeypatch, tmp_path):
-    assert cpu_kernels.wanted("CPU", "float32")
-    assert not cpu_kernels.wanted("CPU", "float16")
-    assert not cpu_kernels.wanted("Ascend", "float32") and not cpu_kernels.wanted("GPU", "float32")
+    assert policy.cpu_wanted("CPU", "float32")
+    assert not policy.cpu_wanted("CPU", "float16")
+    assert not policy.cpu_wanted("Ascend", "float32") and not policy.cpu_wanted("GPU", "float32")
+    assert policy.gelu_path("CPU", "float32", True) == "cpu" and policy.gelu_path("CPU", "float32", False) == "composed"
     monkeypatch.setenv(cpu_kernels.ENV_SWITCH, "0")
     cpu_kernels.library.cache_clear()
     try:
         assert cpu_kernels.library() is None
         assert cpu_kernels.status() == {"reason": "MINDZOO_CPU_KERNELS=0"}
-        assert not GELU(ms.float32).use_cpu_kernel
+        assert not _on_cpu_kernel(GELU(ms.float32))
     finally:
         monkeypatch.delenv(cpu_kernels.ENV_SWITCH)
         cpu_kernels.library.cache_clear()
@@ -98,14 +108,16 @@ def test_build_failure_is_reported(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []  # no temporary file left behind
 
 
-class _Loss(ms.nn.Cell):
+class _Loss(layers.CausalLMBase):
+    """The decoders' shifted loss (causal) or the plain cross-entropy, as the models hold them."""
+
     def __init__(self, causal: bool) -> None:
         super().__init__()
         self.causal = causal
-        use_cpu_cross_entropy(ms.float32)
+        self.cross_entropy = layers.CrossEntropy(ms.float32)
 
     def construct(self, logits, labels):
-        return causal_lm_loss(logits, labels) if self.causal else cross_entropy(logits, labels)
+        return self.loss(logits, labels) if self.causal else self.cross_entropy(logits, labels)
 
 
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
@@ -120,7 +132,7 @@ def test_cross_entropy_kernel_matches_fp64_torch(mode, causal):
     labels = rng.integers(0, vocab, (batch, seq)).astype(np.int32)
     labels[0, 2] = labels[2, 5] = -100
     net = _Loss(causal)
-    assert layers._cpu_cross_entropy is not None, cpu_kernels.status()
+    assert _on_cpu_kernel(net.cross_entropy), cpu_kernels.status()
     x = logits if causal else logits.reshape(-1, vocab)
     y = labels if causal else labels.reshape(-1)
     grad_fn = ms.value_and_grad(net, grad_position=0)
@@ -162,11 +174,11 @@ def test_cross_entropy_kernel_edge_cases():
 
 
 class _WeightedAttention(ms.nn.Cell):
-    """sum(HeadsAttention(q, k, v, mask) * dy): its gradients are the kernel's backward applied to dy."""
+    """sum(Attention(q, k, v, mask) * dy): its gradients are the kernel's backward applied to dy."""
 
-    def __init__(self, heads: int, scale: float) -> None:
+    def __init__(self, heads: int, scale: float, kv_heads: int | None = None) -> None:
         super().__init__()
-        self.attend = layers.HeadsAttention(heads, scale, ms.float32)
+        self.attend = layers.Attention(heads, scale, kv_heads, dtype=ms.float32)
 
     def construct(self, q, k, v, mask, dy):
         return (self.attend(q, k, v, mask) * dy).sum()
@@ -204,7 +216,7 @@ def test_attention_kernel_matches_fp64_torch(mode, causal, seq):
     else:       # an encoder's key mask (B, 1, 1, S)
         mask = ((1.0 - keep) * lowest)[:, None, None, :]
     net = _WeightedAttention(heads, scale)
-    assert net.attend.use_cpu_kernel, cpu_kernels.status()
+    assert _on_cpu_kernel(net.attend), cpu_kernels.status()
     grad_fn = ms.value_and_grad(net, grad_position=(0, 1, 2))
     if mode == "graph":
         grad_fn = ms.jit(grad_fn)
@@ -225,15 +237,15 @@ def test_attention_kernel_matches_fp64_torch(mode, causal, seq):
     for name, got, ref, fp32 in zip("qkv", grads, g64, g32, strict=True):
         assert np.abs(got.asnumpy() - ref).max() <= 4 * max(np.abs(fp32 - ref).max(), 1e-7), name
     # the composed path on the same inputs (what runs off CPU) agrees as well
-    net.attend.use_cpu_kernel = False
-    composed = net.attend(*(ms.Tensor(a) for a in (q, k, v, mask))).asnumpy()
-    assert np.abs(composed - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
+    net.attend.kernel = composed.Attention(heads, heads, scale)
+    composed_out = net.attend(*(ms.Tensor(a) for a in (q, k, v, mask))).asnumpy()
+    assert np.abs(composed_out - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
 
 
 class _WeightedSwiGLU(ms.nn.Cell):
     def __init__(self, gate_first: bool) -> None:
         super().__init__()
-        self.act = layers.SwiGLU(gate_first, dtype=ms.float32)
+        self.act = layers.SwiGLU(gate_first, 2 * 1003, dtype=ms.float32)
 
     def construct(self, x, dy):
         return (self.act(x) * dy).sum()
@@ -249,7 +261,7 @@ def test_swiglu_kernel_matches_fp64_torch(mode, gate_first):
     x[0, 0, 1003:1007] = [1.5, -2.0, 0.5, 1.0]
     dy = rng.standard_normal((3, 5, 1003)).astype(np.float32)
     net = _WeightedSwiGLU(gate_first)
-    assert net.act.use_cpu_kernel, cpu_kernels.status()
+    assert _on_cpu_kernel(net.act), cpu_kernels.status()
     grad_fn = ms.grad(net, grad_position=0)
     if mode == "graph":
         grad_fn = ms.jit(grad_fn)
@@ -291,11 +303,12 @@ def test_cached_attention_kernel_matches_composed_and_fp64_torch(mode, steps, he
     bias = np.zeros((batch, 1, steps, length), np.float32)
     bias[:, :, :, 5 + steps:] = lowest                   # slots not written yet
     bias[1, :, :, :2] = lowest                           # row 1's left padding
-    attend = layers.HeadsAttention(heads, scale, ms.float32)
-    assert attend.use_cpu_kernel, cpu_kernels.status()
+    attend = layers.Attention(heads, scale, dtype=ms.float32)
+    assert _on_cpu_kernel(attend), cpu_kernels.status()
+    kernel = attend.kernel
 
     def run(use_kernel):
-        attend.use_cpu_kernel = use_kernel
+        attend.kernel = kernel if use_kernel else composed.Attention(heads, heads, scale)
         call = ms.jit(attend.cached) if mode == "graph" else attend.cached
         out = call(*(ms.Tensor(a) for a in (q, k, v, key_cache, value_cache, slots, bias)))
         return [t.asnumpy() for t in out]
@@ -324,7 +337,7 @@ def test_cached_attention_kernel_matches_composed_and_fp64_torch(mode, steps, he
 
 def test_cached_attention_kernel_refuses_a_slot_past_the_cache():
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    attend = layers.HeadsAttention(2, 0.5, ms.float32)
+    attend = layers.Attention(2, 0.5, dtype=ms.float32)
     q = ms.Tensor(np.zeros((1, 1, 4), np.float32))
     cache = ms.Tensor(np.zeros((1, 2, 3, 2), np.float32))
     bias = ms.Tensor(np.zeros((1, 1, 1, 3), np.float32))
@@ -356,10 +369,10 @@ def test_rms_norm_kernel_matches_fp64_torch(mode, affine):
     x[0, 0] = 0.0                                                          # an all-zero row: eps alone
     dy = rng.standard_normal(x.shape).astype(np.float32)
     net = _WeightedRMSNorm(dim, affine)
-    assert net.norm.use_cpu_kernel, cpu_kernels.status()
+    assert _on_cpu_kernel(net.norm), cpu_kernels.status()
     if affine:
         net.norm.weight.set_data(ms.Tensor(rng.uniform(0.5, 1.5, dim).astype(np.float32)))
-    weight = net.norm.weight if affine else net.norm.ones
+    weight = net.norm.weight if affine else ms.Tensor(np.ones(dim, np.float32))
     grad_fn = ms.grad(net, grad_position=0, weights=[net.norm.weight] if affine else None)
     if mode == "graph":
         grad_fn = ms.jit(grad_fn)
@@ -393,9 +406,10 @@ def test_norm_eps_set_after_init_reaches_kernel_and_written_out_path(norm_name):
     if norm_name == "LayerNorm":
         h = h - h.mean(-1, keepdim=True)
     expected = (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 0.5)).numpy()
-    assert norm.use_cpu_kernel, cpu_kernels.status()
+    assert _on_cpu_kernel(norm), cpu_kernels.status()
     np.testing.assert_allclose(norm(ms.Tensor(x)).asnumpy(), expected, atol=2e-6)
-    norm.use_cpu_kernel = False
+    norm.kernel = composed.LayerNorm(16, 1e-6) if norm_name == "LayerNorm" else composed.RmsNorm(16, 1e-6)
+    norm.eps = 0.5
     np.testing.assert_allclose(norm(ms.Tensor(x)).asnumpy(), expected, atol=2e-6)
 
 
@@ -421,7 +435,7 @@ def test_residual_norm_kernel_matches_fp64_torch(mode, norm_name, sum_flows_on):
     x, a, dy = (rng.standard_normal((2, 90, dim)).astype(np.float32) for _ in range(3))
     dh = rng.standard_normal(x.shape).astype(np.float32) if sum_flows_on else np.zeros_like(x)
     norm = getattr(layers, norm_name)(dim, eps=1e-5, dtype=ms.float32)
-    assert norm.use_cpu_kernel and norm.use_add_cpu_kernel, cpu_kernels.status()
+    assert _on_cpu_kernel(norm), cpu_kernels.status()
     norm.weight.set_data(ms.Tensor(rng.uniform(0.5, 1.5, dim).astype(np.float32)))
     if norm_name == "LayerNorm":
         norm.bias.set_data(ms.Tensor(rng.standard_normal(dim).astype(np.float32)))
@@ -457,16 +471,16 @@ def test_residual_norm_written_out_path_is_the_same_call():
     x, a = (ms.Tensor(rng.standard_normal((3, 5, 64)).astype(np.float32)) for _ in range(2))
     norm = layers.RMSNorm(64, dtype=ms.float32)
     fused = [o.asnumpy() for o in norm(a, x)]
-    norm.use_add_cpu_kernel = False
-    written_out = [o.asnumpy() for o in norm(a, x)]
+    total = a + x
+    written_out = [norm(total).asnumpy(), total.asnumpy()]
     np.testing.assert_array_equal(fused[1], written_out[1])
     np.testing.assert_allclose(fused[0], written_out[0], rtol=0, atol=1e-6)
 
 
 class _WeightedRotary(ms.nn.Cell):
-    def __init__(self, heads: int, width: int) -> None:
+    def __init__(self, heads: int, head_dim: int, kv_heads: int | None = None) -> None:
         super().__init__()
-        self.rotary = layers.RotaryQKV(heads, width, ms.float32)
+        self.rotary = layers.RotaryQKV(heads, head_dim, kv_heads, dtype=ms.float32)
 
     def construct(self, qkv, cos, sin, dq, dk, dv):
         q, k, v = self.rotary(qkv, cos, sin)
@@ -481,13 +495,13 @@ def test_rotary_qkv_kernel_matches_composed_and_fp64_torch(mode, seq):
     batch, heads, head_dim = 2, 3, 10
     width = heads * head_dim
     qkv = rng.standard_normal((batch, seq, 3 * width)).astype(np.float32)
-    cos_table, sin_table = layers.rotary_tables(64, head_dim, 10000.0)
+    cos_table, sin_table = rotary_tables(64, head_dim, 10000.0)
     positions = rng.choice(64, seq, replace=False)                          # any slots, as a decode step's
     cos, sin = cos_table[positions].astype(np.float32), sin_table[positions].astype(np.float32)
     douts = [rng.standard_normal((batch, seq, width)).astype(np.float32) for _ in range(3)]
-    kernel_net, composed_net = _WeightedRotary(heads, width), _WeightedRotary(heads, width)
-    assert kernel_net.rotary.use_cpu_kernel, cpu_kernels.status()
-    composed_net.rotary.use_cpu_kernel = False
+    kernel_net, composed_net = _WeightedRotary(heads, head_dim), _WeightedRotary(heads, head_dim)
+    assert _on_cpu_kernel(kernel_net.rotary), cpu_kernels.status()
+    composed_net.rotary.kernel = composed.RotaryQKV(heads, heads, head_dim)
     args = [ms.Tensor(a) for a in (qkv, cos, sin, *douts)]
     results = []
     for net in (kernel_net, composed_net):
@@ -519,14 +533,14 @@ def test_rotary_qkv_kernel_matches_composed_and_fp64_torch(mode, seq):
     _close_to_fp64(k, k64, k32)
     _close_to_fp64(dqkv, g64, g32)
     (cq, ck, cv), cgrad = results[1]                                       # the composed path: same numbers
-    for got, composed in ((q, cq), (k, ck), (v, cv), (dqkv, cgrad)):
-        assert np.abs(got - composed).max() <= 1e-6
+    for got, other in ((q, cq), (k, ck), (v, cv), (dqkv, cgrad)):
+        assert np.abs(got - other).max() <= 1e-6
 
 
 def test_rotary_qkv_kernel_refuses_mismatched_tables():
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    rotary = layers.RotaryQKV(3, 30, ms.float32)
-    assert rotary.use_cpu_kernel
+    rotary = layers.RotaryQKV(3, 10, dtype=ms.float32)
+    assert _on_cpu_kernel(rotary)
     qkv = ms.Tensor(np.zeros((1, 4, 90), np.float32))
     table = ms.Tensor(np.zeros((5, 10), np.float32))                       # 5 rows for 4 tokens
     with pytest.raises(RuntimeError):

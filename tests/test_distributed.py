@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.distributed import (
+from zoo.train.distributed import (
     CHECKPOINT,
     RECORD,
     LauncherError,
@@ -30,7 +30,7 @@ from zoo.distributed import (
     run_train,
     write_atomic,
 )
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 
 BIN = Path(sys.executable).parent
 LOSS_RTOL = 1e-4     # the bar: per-step losses, fp32

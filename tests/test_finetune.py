@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.finetune import Recipe, classifier_from_encoder, run_finetune, summary
+from zoo.train.finetune import Recipe, classifier_from_encoder, run_finetune, summary
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +41,10 @@ def test_new_head_is_seeded_and_encoder_kept(tiny_encoder):
 
 def test_short_finetune_losses_match(tiny_encoder, tmp_path):
     from zoo import registry
+    from zoo.hub import entry_folder
 
     recipe = Recipe("tiny-sst2", str(tiny_encoder), batch_size=8, max_length=32, lr=1e-3, frozen=(),
-                    tokenizer=str(registry.get("minilm-l6").local_folder()))
+                    tokenizer=str(entry_folder(registry.get("minilm-l6"))))
     record = run_finetune(recipe, steps=8, out=tmp_path)
     diff = record["loss_rel_diff"]
     assert diff["passed"] and diff["max"] <= 1e-3
@@ -63,7 +64,7 @@ def test_short_finetune_losses_match(tiny_encoder, tmp_path):
 
 def test_short_pretrain_losses_match(tmp_path):
     """The DataDecide-shaped pretraining path, narrowed: OLMo-1 options and vocabulary, 2 layers x 32 wide."""
-    from zoo.pretrain import PretrainRecipe, run_pretrain
+    from zoo.train.pretrain import PretrainRecipe, run_pretrain
 
     recipe = PretrainRecipe("tiny-olmo-boolq", d_model=32, n_layers=2, n_heads=2, seq_len=32, batch_size=4,
                             documents=30, lr=3e-3)

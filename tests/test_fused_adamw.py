@@ -11,7 +11,7 @@ ms = pytest.importorskip("mindspore")
 
 from mindspore import Parameter, Tensor, nn, ops  # noqa: E402
 
-from zoo.ms import cpu_kernels  # noqa: E402
+from zoo.ms.kernels import cpu as cpu_kernels  # noqa: E402
 from zoo.ms.optim import AdamWConfig, adamw  # noqa: E402
 
 CONFIG = AdamWConfig(lr=3e-3, weight_decay=0.05)

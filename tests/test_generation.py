@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from parity.generation import left_padded, reference_generation
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 from zoo.models import load_ms, load_pt, resolve, zoo_state
 from zoo.pt.generation import Generator, bucket, plan
 

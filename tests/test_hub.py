@@ -13,9 +13,9 @@ import pytest
 import torch
 from fakehub import FakeHub
 
-from zoo import cache, hub, tiny
-from zoo.checkpoint import load_tensors, to_zoo
-from zoo.errors import HubError
+from zoo.hub import cache, hub, tiny
+from zoo.core.checkpoint import load_tensors, to_zoo
+from zoo.core.errors import HubError
 
 SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"   # registry name: distilbert-sst2
 BIN_ONLY = "fake-org/tiny-bert-bin"

@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from zoo import tiny
-from zoo.errors import CheckpointError
+from zoo.core.errors import CheckpointError
 from zoo.export.mindformers import (
     CHECKPOINT,
     YAML,
@@ -157,7 +157,7 @@ def test_mindformers_builds_its_llama_from_the_yaml_and_loads_the_checkpoint_str
         import shutil, sys
         from pathlib import Path
         from zoo.cli import main
-        from zoo.errors import CheckpointError
+        from zoo.core.errors import CheckpointError
         from zoo.export.mindformers import verify_in_mindformers, read_ckpt, write_ckpt
         root = Path({str(tmp_path)!r})
         assert main(["export-mindformers", {str(tiny_checkpoints["tiny-olmo-ladder"])!r}, str(root / "ladder"),

@@ -8,11 +8,11 @@ from zoo.data.classification import ClassificationPipeline
 from zoo.data.sources import read_sst2
 from zoo.data.tiny import word_level_tokenizer
 from zoo.data.tokenize import TextTokenizer
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 from zoo.models import resolve, zoo_state
 from zoo.ms.optim import AdamWConfig
 from zoo.tiny import perturb_
-from zoo.train import rel_diff, train
+from zoo.train.loop import rel_diff, train
 
 
 @pytest.fixture(scope="module")

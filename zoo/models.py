@@ -1,108 +1,131 @@
-"""From what a user names (a folder, a registry name, a hub id) to a loaded model in either framework."""
+"""From what a user names (a folder, a registry name, a hub id) to a loaded model in either framework.
+
+    spec = resolve("datadecide-dolma1_7-4M")        # config read strictly by the model's family
+    net = load_ms(spec)                              # MindSpore; imports no torch
+    model = load_pt(spec)                            # the torch twin; imports no MindSpore
+
+Loading converts the upstream checkpoint to zoo names on the way in (the family's key table, applied
+strictly by zoo.core.checkpoint) and checks it against the parameters of the model being built, so each
+framework needs only itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import torch
+import numpy as np
 
-from zoo.checkpoint import ParamSpec, StateDict, load_tensors, read_config, to_zoo
-from zoo.errors import HubError
+from zoo.core.checkpoint import ParamSpec, StateDict, iter_tensors, read_config, tensor_names, to_zoo
+from zoo.core.errors import CheckpointError
+from zoo.core.family import Family
 from zoo.families import family_for
+from zoo.hub import locate
+
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str              # what the user asked for
     folder: Path           # the upstream checkpoint folder
-    family: ModuleType     # zoo.families.<family>
+    family: Family
     config: Any            # the family's frozen config
     raw_config: dict
-
-
-def locate(model: str) -> Path:
-    """A local folder as is; a registry name: its packaged checkpoint, else the pull cache; a hub id
-    (or `id@revision`): the pull cache. Never the network (HF_HUB_OFFLINE only changes the error's advice)."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    from zoo import hub, registry
-
-    entry = registry.get(model)
-    if entry is not None:
-        return entry.local_folder()
-    if path.exists():
-        raise HubError(f"{model}: not a directory; pass a model folder")
-    try:
-        return hub.cached_folder(model)
-    except HubError as err:
-        base = model.partition("@")[0]
-        if "/" in base or registry.get(base) is not None:
-            raise
-        raise HubError(
-            f"{model!r} is neither a local folder nor a registry name (see `mindzoo list`) nor a pulled hub id; "
-            f"fetch it with `mindzoo pull {model}` or pass a folder"
-        ) from err
 
 
 def resolve(model: str | Path, task: str | None = None) -> ModelSpec:
     folder = locate(str(model))
     raw = read_config(folder)
     family = family_for(raw)
-    config = family.config_from_folder(folder, raw, task)
+    config = family.read_config(raw, folder, task)
     return ModelSpec(str(model), folder, family, config, raw)
 
 
-def build_pt(spec: ModelSpec, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
-    import importlib
+def zoo_state(spec: ModelSpec) -> StateDict:
+    """The checkpoint renamed to zoo names, strictly by the family's key table (numpy arrays; bf16 widened).
+    Each loader then checks it against the parameters of the model it builds (`check_state`)."""
+    keymap = spec.family.keymap(spec.config, tensor_names(spec.folder))
+    return to_zoo(iter_tensors(spec.folder), keymap, None, source=str(spec.folder))
 
-    modeling = importlib.import_module(spec.family.__name__ + ".modeling_pt")
-    with torch.device(device):
-        return modeling.build(spec.config, dtype)
+
+def to_zoo_names(spec: ModelSpec, upstream: Mapping[str, np.ndarray], source: str) -> StateDict:
+    """Any upstream-named arrays (weights or their gradients) renamed to zoo names, strictly."""
+    keymap = spec.family.keymap(spec.config, upstream.keys())
+    return to_zoo(upstream, keymap, None, source=source)
+
+
+def check_state(state: Mapping[str, np.ndarray], expected: ParamSpec, source: str) -> None:
+    """Every parameter of the built model set exactly once, with its shape; nothing left over."""
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k])}"
+              for k in sorted(set(state) & set(expected)) if tuple(state[k].shape) != tuple(expected[k])]
+    problems = [f"missing parameters ({len(missing)}): {', '.join(missing[:12])}" if missing else "",
+                f"tensors the model has no parameter for ({len(extra)}): {', '.join(extra[:12])}" if extra else "",
+                f"shape mismatches: {'; '.join(shapes[:6])}" if shapes else ""]
+    problems = [p for p in problems if p]
+    if problems:
+        raise CheckpointError(f"{source} does not match the model: " + "; ".join(problems))
+
+
+def _check_dtype(dtype: str) -> str:
+    if dtype not in DTYPES:
+        raise CheckpointError(f"dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
+    return dtype
+
+
+# ------------------------------------------------------------------------------------------- MindSpore
 
 
 def build_ms(spec: ModelSpec, dtype: str = "float32"):
-    import importlib
-
     from zoo.ms.weights import ms_dtype
 
-    modeling = importlib.import_module(spec.family.__name__ + ".modeling_ms")
-    return modeling.build(spec.config, ms_dtype(dtype))
-
-
-def expected_params(spec: ModelSpec) -> ParamSpec:
-    """Zoo parameter names, shapes and dtypes, from the twin built on torch's meta device (no memory)."""
-    meta_model = build_pt(spec, device="meta")
-    return {n: (tuple(p.shape), p.dtype) for n, p in meta_model.named_parameters()}
-
-
-def to_zoo_names(spec: ModelSpec, upstream: Mapping[str, torch.Tensor], source: str) -> StateDict:
-    """Any upstream-named tensors (weights or their gradients) renamed to zoo names, strictly."""
-    keymap = spec.family.keymap(spec.config, upstream.keys())
-    return to_zoo(upstream, keymap, expected_params(spec), source=source)
-
-
-def zoo_state(spec: ModelSpec) -> StateDict:
-    """The checkpoint renamed to zoo names, strictly checked against the twin's parameters."""
-    return to_zoo_names(spec, load_tensors(spec.folder), source=str(spec.folder))
-
-
-def load_pt(spec: ModelSpec, dtype: torch.dtype = torch.float32, state: StateDict | None = None):
-    model = build_pt(spec, dtype)
-    state = zoo_state(spec) if state is None else state
-    model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=True)
-    return model.eval()
+    return spec.family.ms_modeling().build(spec.config, ms_dtype(_check_dtype(dtype)))
 
 
 def load_ms(spec: ModelSpec, dtype: str = "float32", state: StateDict | None = None):
-    from zoo.ms.weights import load_state, ms_dtype
+    from zoo.ms.weights import load_state, ms_dtype, param_spec
 
     net = build_ms(spec, dtype)
     state = zoo_state(spec) if state is None else state
+    check_state(state, param_spec(net), str(spec.folder))
     load_state(net, state, ms_dtype(dtype))
     net.set_train(False)
     return net
+
+
+# ----------------------------------------------------------------------------------------------- torch
+
+
+def build_pt(spec: ModelSpec, dtype: str = "float32", device: str = "cpu"):
+    import torch
+
+    from zoo.pt.weights import torch_dtype
+
+    with torch.device(device):
+        return spec.family.pt_modeling().build(spec.config, torch_dtype(_check_dtype(dtype)))
+
+
+def load_pt(spec: ModelSpec, dtype: str = "float32", state: StateDict | None = None):
+    from zoo.pt.weights import load_state, param_spec
+
+    model = build_pt(spec, dtype)
+    state = zoo_state(spec) if state is None else state
+    check_state(state, param_spec(model), str(spec.folder))
+    load_state(model, state)
+    return model.eval()
+
+
+def expected_params(spec: ModelSpec, framework: str = "torch") -> ParamSpec:
+    """Zoo parameter names and shapes of the model `framework` builds ("torch": the twin on torch's meta
+    device, no memory; "mindspore": the Cell, whose parameters initialise lazily)."""
+    if framework == "mindspore":
+        from zoo.ms.weights import param_spec
+
+        return param_spec(build_ms(spec))
+    from zoo.pt.weights import param_spec
+
+    return param_spec(build_pt(spec, device="meta"))

@@ -19,8 +19,9 @@ def sst2():
 @pytest.fixture(scope="session")
 def minilm_tokenizer() -> TextTokenizer:
     from zoo import registry
+    from zoo.hub import entry_folder
 
-    return TextTokenizer.load(registry.get("minilm-l6").local_folder())
+    return TextTokenizer.load(entry_folder(registry.get("minilm-l6")))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import pytest
 from zoo.data import parity
 from zoo.data.classification import ClassificationPipeline, bucket_length
 from zoo.data.sampler import split_indices
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 
 
 @pytest.fixture(scope="module")

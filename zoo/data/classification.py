@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from zoo.core.errors import InputError
 from zoo.data.errors import DataError
 from zoo.data.pipeline import Batch, Pipeline
 from zoo.data.sampler import BatchSampler
 from zoo.data.sources import Labelled
 from zoo.data.tokenize import TextTokenizer
-from zoo.errors import InputError
 
 BUCKET = 16
 

@@ -1,6 +1,6 @@
 """Data errors: each names the file (and line or row) that is wrong and what to do about it."""
 
-from zoo.errors import InputError
+from zoo.core.errors import InputError
 
 
 class DataError(InputError):

@@ -41,7 +41,7 @@ class DataParityReport:
         return self.mismatch is None
 
     def table(self) -> str:
-        from parity.report import render_table
+        from zoo.core.tables import render_table
 
         rows = [[r["framework"], r["workers"], r["epoch"], r["batches"], r["digest"], "identical" if r["ok"] else
                  "DIFFERS"] for r in self.runs]

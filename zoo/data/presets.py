@@ -27,11 +27,12 @@ def load_tokenizer(name: str | None, pipeline: str) -> TextTokenizer:
     if Path(name).exists():
         return TextTokenizer.load(name)
     from zoo import registry
+    from zoo.hub import entry_folder
 
     entry = registry.get(name)
     if entry is None:
         raise DataError(f"tokenizer {name!r} is neither a path nor a registry name (see `mindzoo list`)")
-    return TextTokenizer.load(entry.local_folder())
+    return TextTokenizer.load(entry_folder(entry))
 
 
 def make_pipeline(kind: str, data: str | None = None, tokenizer: str | None = None, batch_size: int = 16,

@@ -1,151 +1,85 @@
-"""`mindzoo export-mindformers MODEL OUTDIR`: an OLMo-1 / DataDecide checkpoint as MindFormers' Llama.
+"""`mindzoo export-mindformers MODEL OUTDIR`: a model as MindFormers' Llama, with an msrun training YAML.
 
-The OLMo-1 ladder (DataDecide) models are Llama math: pre-norm blocks, RMSNorm with a weight, RoPE in
-the rotate-half layout (transformers' Llama, which MindFormers' own converter takes by renaming
-alone), SwiGLU, no biases, one KV head per query head. So MindFormers' `LlamaForCausalLM` trains them
-as they are, on as many Ascend cards as msrun starts. The export is a key table (`keymap()`) run by the zoo's one
-conversion engine (zoo/checkpoint.py), backwards:
-
-    att_proj = [wq; wk; wv]            (rows: q | k | v, each d_model)
-    ff_proj  = [w3; w1]                (rows: value | gate: hf_olmo's SwiGLU is silu(gate) * value)
-    Llama:  w2(silu(w1 x) * w3 x)      so  w1 = gate (second half), w3 = value (first half), w2 = ff_out
-
-What the Llama cannot say is refused by name: LayerNorm (OLMo-1B/7B's non-parametric, mean-subtracting
-norm), clip_qkv. An RMSNorm without a weight is a Llama RMSNorm whose weight is 1: written as ones.
+MindFormers' `LlamaForCausalLM` trains pre-norm RMSNorm / RoPE / SwiGLU decoders on as many Ascend cards
+as msrun starts. A family that is Llama math says how its weights map onto MindFormers' names and which
+LlamaConfig fields its config fixes (its `export_mindformers` hook, zoo.core.family.MindFormersLlama);
+this module writes the checkpoint through the zoo's one conversion engine, run backwards, and the YAML.
+What a family's model cannot express in MindFormers' Llama is refused by the hook, by name.
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from zoo.errors import CheckpointError, ConfigError
+import numpy as np
 
-if TYPE_CHECKING:  # torch (via zoo.checkpoint) is imported when an export runs, not when the CLI builds its parser
-    from zoo.checkpoint import KeyMap, StateDict
+from zoo.core.errors import CheckpointError, ConfigError, ExportError
+
+if TYPE_CHECKING:
+    from zoo.core.checkpoint import StateDict
+    from zoo.core.family import MindFormersLlama
     from zoo.models import ModelSpec
 
 CHECKPOINT = "model.ckpt"
 YAML = "train_llama_msrun.yaml"
-FLASH_HEAD_DIMS = 16    # FlashAttentionScore: head_dim a multiple of 16 (ASCEND_NOTES.md section 1)
-
-@functools.cache
-def keymap() -> KeyMap:
-    """MindFormers' LlamaForCausalLM parameter names (the upstream side) -> the zoo's OLMo names."""
-    from zoo.checkpoint import Fuse, KeyMap
-
-    return KeyMap(
-        rules={
-            "model.tok_embeddings.embedding_weight": "model.embed_tokens.weight",
-            "model.layers.{}.attention_norm.weight": "model.layers.{}.attn_norm.weight",
-            "model.layers.{}.attention.wo.weight": "model.layers.{}.attention.attn_out.weight",
-            "model.layers.{}.ffn_norm.weight": "model.layers.{}.ff_norm.weight",
-            "model.layers.{}.feed_forward.w2.weight": "model.layers.{}.mlp.ff_out.weight",
-            "model.norm_out.weight": "model.norm.weight",
-            "lm_head.weight": "lm_head.weight",
-        },
-        fuses=(
-            Fuse(("model.layers.{}.attention.wq.weight", "model.layers.{}.attention.wk.weight",
-                  "model.layers.{}.attention.wv.weight"), "model.layers.{}.attention.att_proj.weight"),
-            Fuse(("model.layers.{}.feed_forward.w3.weight", "model.layers.{}.feed_forward.w1.weight"),  # value|gate
-                 "model.layers.{}.mlp.ff_proj.weight"),
-        ),
-    )
 
 
-NORMS = ("model.layers.{}.attention_norm.weight", "model.layers.{}.ffn_norm.weight")
+def export_spec(spec: ModelSpec) -> MindFormersLlama:
+    """The family's export spec, or an ExportError naming why this model cannot be written."""
+    if spec.family.export_mindformers is None:
+        raise ExportError(f"{spec.name}: export-mindformers writes MindFormers' Llama, and the {spec.family.name} "
+                          "family is not Llama math (it has no export to MindFormers)")
+    return spec.family.export_mindformers(spec.config, spec.name)
 
 
-class ExportError(ConfigError):
-    """A model whose math MindFormers' Llama cannot express."""
+def _ms_dtype_name(spec: ModelSpec) -> str:
+    """The checkpoint's own float dtype (bf16 stays bf16), read from the safetensors headers."""
+    from zoo.core.checkpoint import weight_files
+    from zoo.core.safetensors import read_header
 
-
-def check_expressible(spec: ModelSpec) -> None:
-    """Refuse, by name, every option MindFormers' LlamaForCausalLM would silently compute differently."""
-    family = spec.family.NAME
-    if family != "olmo":
-        raise ExportError(
-            f"{spec.name}: export-mindformers writes MindFormers' Llama, which expresses the OLMo-1 / DataDecide "
-            f"models (RMSNorm, RoPE, SwiGLU, no biases); the {family} family is not Llama math "
-            f"({'an encoder' if family == 'bert' else 'LayerNorm, learned positions, biases'})")
-    c = spec.config
-    if c.norm_type != "rms":
-        weight = "" if c.norm_affine else ", without a weight"
-        raise ExportError(
-            f"{spec.name}: its norms are LayerNorm (mean-subtracting{weight}), as in OLMo-1B / 7B; MindFormers' "
-            "Llama normalises with RMSNorm and would compute different activations. Only RMSNorm OLMo models "
-            "(the DataDecide ladder) can be exported")
-    if c.clip_qkv is not None:
-        raise ExportError(f"{spec.name}: clip_qkv={c.clip_qkv} clamps q, k and v; MindFormers' Llama has no such "
-                          "clamp and would train a different model")
-
-
-def _ms_dtype_name(state: StateDict) -> str:
-    import torch
-
-    dtypes = {t.dtype for t in state.values()}
-    for dtype, name in ((torch.bfloat16, "bfloat16"), (torch.float16, "float16")):
-        if dtype in dtypes:
+    dtypes = {s.dtype for p in weight_files(spec.folder) if p.suffix == ".safetensors"
+              for s in read_header(p)[0] if s.is_float}
+    for stored, name in (("BF16", "bfloat16"), ("F16", "float16")):
+        if stored in dtypes:
             return name
     return "float32"
 
 
 def to_mindformers(spec: ModelSpec, state: StateDict) -> StateDict:
-    """Zoo-named OLMo weights -> MindFormers Llama names (q/k/v and gate/value split, unit norms written)."""
-    import torch
+    """Zoo-named weights -> MindFormers Llama names (fused projections split, unit norms written)."""
+    from zoo.core.checkpoint import from_zoo
 
-    check_expressible(spec)
-    from zoo.checkpoint import from_zoo
-
-    out = from_zoo(state, keymap())
-    if not spec.config.norm_affine:   # RMSNorm without a weight == Llama RMSNorm with weight 1
-        ones = torch.ones(spec.config.hidden_size, dtype=state["model.embed_tokens.weight"].dtype)
-        for layer in range(spec.config.num_layers):
-            for pattern in NORMS:
-                out[pattern.format(layer)] = ones.clone()
-        out["model.norm_out.weight"] = ones.clone()
+    export = export_spec(spec)
+    out = from_zoo(state, export.keymap)
+    for name in export.unit_norms:      # an RMSNorm without a weight == Llama RMSNorm with weight 1
+        out[name] = np.ones(export.unit_width, np.float32)
     return out
 
 
-def from_mindformers(spec: ModelSpec, tensors: dict[str, Any]) -> StateDict:
+def from_mindformers(spec: ModelSpec, tensors: dict[str, np.ndarray]) -> StateDict:
     """The inverse, strictly (every name used once, every zoo parameter set, shapes checked)."""
-    import torch
-
-    from zoo.checkpoint import to_zoo
+    from zoo.core.checkpoint import to_zoo
     from zoo.models import expected_params
 
+    export = export_spec(spec)
     tensors = dict(tensors)
-    if not spec.config.norm_affine:
-        names = [p.format(i) for i in range(spec.config.num_layers) for p in NORMS] + ["model.norm_out.weight"]
-        for name in names:
-            value = tensors.pop(name, None)
-            if value is None or not torch.equal(value, torch.ones_like(value)):
-                raise CheckpointError(f"{name}: the model's RMSNorm has no weight, so the export must hold ones here")
-    return to_zoo(tensors, keymap(), expected_params(spec), source="MindFormers checkpoint")
+    for name in export.unit_norms:
+        value = tensors.pop(name, None)
+        if value is None or not np.array_equal(value, np.ones_like(value)):
+            raise CheckpointError(f"{name}: the model's RMSNorm has no weight, so the export must hold ones here")
+    return to_zoo(tensors, export.keymap, expected_params(spec, "mindspore"), source="MindFormers checkpoint")
 
 
 def llama_config(spec: ModelSpec, param_dtype: str, seq_length: int, batch_size: int) -> dict:
-    """MindFormers' LlamaConfig fields for this model (compute in bf16 with fp32 norms, softmax and RoPE,
-    as MindFormers' own Ascend recipes)."""
-    c = spec.config
-    config = {
+    """MindFormers' LlamaConfig for this model: the fields the family fixes, and the run's (compute in bf16
+    with fp32 norms, softmax and RoPE, as MindFormers' own Ascend recipes)."""
+    return {
         "type": "LlamaConfig",
         "batch_size": batch_size,
         "seq_length": seq_length,
-        "hidden_size": c.hidden_size,
-        "num_layers": c.num_layers,
-        "num_heads": c.num_heads,
-        "n_kv_heads": c.num_heads,
-        "intermediate_size": c.mlp_hidden_size // 2,
-        "vocab_size": c.embedding_size,        # the embedding's rows (padded past the tokenizer's vocabulary)
-        "max_position_embedding": c.max_position_embeddings,
-        "rms_norm_eps": c.norm_eps,
-        "theta": c.rope_theta,
-        "tie_word_embeddings": c.tie_word_embeddings,
-        "qkv_has_bias": False,
+        **export_spec(spec).config,
         "qkv_concat": False,
         "ignore_token_id": -100,
         "compute_dtype": "bfloat16",
@@ -154,14 +88,8 @@ def llama_config(spec: ModelSpec, param_dtype: str, seq_length: int, batch_size:
         "rotary_dtype": "float32",
         "param_init_type": param_dtype,
         "use_past": False,
-        "use_flash_attention": c.head_dim % FLASH_HEAD_DIMS == 0,
         "checkpoint_name_or_path": "",
     }
-    if c.eos_token_id is not None:
-        config["eos_token_id"] = c.eos_token_id
-    if c.pad_token_id is not None:
-        config["pad_token_id"] = c.pad_token_id
-    return config
 
 
 def training_yaml(spec: ModelSpec, checkpoint: Path, cards: int, param_dtype: str, seq_length: int,
@@ -226,10 +154,11 @@ def write_ckpt(tensors: StateDict, path: Path, param_dtype: str) -> Path:
     """MindSpore's .ckpt (what MindFormers loads), in the parameters' dtype, written atomically."""
     import mindspore as ms
 
-    from zoo.distributed import write_atomic
+    from zoo.train.distributed import write_atomic
 
     dtype = {"float32": ms.float32, "float16": ms.float16, "bfloat16": ms.bfloat16}[param_dtype]
-    params = [{"name": name, "data": ms.Tensor(t.float().numpy()).astype(dtype)} for name, t in tensors.items()]
+    params = [{"name": name, "data": ms.Tensor(np.asarray(t, np.float32)).astype(dtype)}
+              for name, t in tensors.items()]
 
     def save(tmp: str) -> None:
         target = tmp + ".ckpt"                      # save_checkpoint insists on the suffix
@@ -244,11 +173,11 @@ def export(model: str | Path, outdir: str | Path, cards: int = 8, seq_length: in
     """Write OUTDIR/model.ckpt (MindFormers names) and OUTDIR/train_llama_msrun.yaml."""
     import yaml
 
-    from zoo.distributed import write_atomic
     from zoo.models import resolve, zoo_state
+    from zoo.train.distributed import write_atomic
 
     spec = resolve(str(model))
-    check_expressible(spec)
+    export_spec(spec)
     if cards < 1:
         raise ConfigError(f"--cards must be >= 1, got {cards}")
     seq_length = seq_length or spec.config.max_position_embeddings
@@ -256,7 +185,7 @@ def export(model: str | Path, outdir: str | Path, cards: int = 8, seq_length: in
         raise ConfigError(f"--seq-length {seq_length} exceeds the model's max_sequence_length "
                           f"{spec.config.max_position_embeddings}")
     state = zoo_state(spec)
-    param_dtype = _ms_dtype_name(state)
+    param_dtype = _ms_dtype_name(spec)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     ckpt = write_ckpt(to_mindformers(spec, state), outdir / CHECKPOINT, param_dtype)
@@ -267,14 +196,13 @@ def export(model: str | Path, outdir: str | Path, cards: int = 8, seq_length: in
 
 
 def read_ckpt(path: str | Path) -> StateDict:
-    """A MindSpore .ckpt as torch tensors (fp32 for bf16, which numpy cannot hold)."""
+    """A MindSpore .ckpt as numpy arrays (fp32 for bf16, which numpy cannot hold)."""
     import mindspore as ms
-    import torch
 
     out = {}
     for name, param in ms.load_checkpoint(str(path)).items():
         value = param.astype(ms.float32) if param.dtype == ms.bfloat16 else param
-        out[name] = torch.from_numpy(value.asnumpy().copy())
+        out[name] = value.asnumpy().copy()
     return out
 
 
@@ -314,31 +242,3 @@ def verify_in_mindformers(outdir: str | Path) -> dict[str, object]:
         raise CheckpointError(f"MindFormers' {type(net).__name__} left parameters unloaded ({not_loaded}) or "
                               f"checkpoint tensors unused ({unused})")
     return {"class": type(net).__name__, "parameters": len(wanted), "checkpoint_tensors": len(held)}
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    paths = export(args.model, args.outdir, cards=args.cards, seq_length=args.seq_length,
-                   batch_size=args.batch_size, lr=args.lr)
-    print(f"wrote {paths['checkpoint']} (MindFormers LlamaForCausalLM parameter names)")
-    print(f"wrote {paths['config']} (data parallel over {args.cards} cards: see its header for the msrun command)")
-    if args.verify:
-        report = verify_in_mindformers(args.outdir)
-        print(f"verified: MindFormers built {report['class']} from the YAML and loaded all "
-              f"{report['parameters']} parameters strictly (names and shapes)")
-    return 0
-
-
-def add_export(sub) -> None:
-    p = sub.add_parser("export-mindformers", help="write an OLMo-1 / DataDecide model as a MindFormers Llama "
-                                                  "checkpoint + msrun training YAML")
-    p.add_argument("model", help="registry name, pulled hub id, or model folder")
-    p.add_argument("outdir")
-    p.add_argument("--cards", type=int, default=8, help="data-parallel cards in the YAML (msrun workers)")
-    p.add_argument("--seq-length", type=int, default=None, help="training sequence length (default: the "
-                                                                 "model's maximum)")
-    p.add_argument("--batch-size", type=int, default=1, help="per-card batch size")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--verify", action="store_true", help="build MindFormers' model from the YAML and load the "
-                                                         "checkpoint strictly (needs the mindformers extra)")
-    p.set_defaults(func=cmd_export)
-

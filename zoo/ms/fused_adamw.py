@@ -7,8 +7,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, ParameterTuple, Tensor, nn, ops
 
-from zoo.ms import cpu_kernels
-from zoo.ms.optim import AdamWConfig
+from zoo.core.optim import AdamWConfig
+from zoo.ms import kernels
 
 _update = ops.MultitypeFuncGraph("adamw_update")
 _update_in_place = ops.MultitypeFuncGraph("adamw_update_in_place")
@@ -44,8 +44,7 @@ class FusedAdamW(nn.Cell):
         self.weight_decay = Tensor(config.weight_decay, ms.float32)
         self.hyper = Tensor(np.array([config.lr, *config.betas, config.eps, config.weight_decay], np.float64))
         dtypes = {p.dtype for p in self.parameters}
-        self.cpu_kernel = (cpu_kernels.for_cell(cpu_kernels.adamw_op, dtypes.pop())
-                           if len(dtypes) == 1 else None)
+        self.cpu_kernel = kernels.adamw_update(dtypes.pop()) if len(dtypes) == 1 else None
         self.kernel = ops.AdamWeightDecay()
         self.map = ops.HyperMap()
 

@@ -1,10 +1,10 @@
 """Greedy generation with a fixed-size KV cache, for MindSpore graph mode (static shapes).
 
 The protocol a CausalLM implements (`num_layers`, `cache_shape`, `forward_cached`) is described in
-docs/decoders.md. The cache is a tuple of (B, H, L, D) tensors per layer, passed in and returned
-(functional, so the same code runs in PyNative, under ms.jit and in the torch twin). Writes use the
-one-hot blend of ASCEND_NOTES.md section 4. Prefill (T = P) and decode (T = 1) each compile once
-per (B, P, L) bucket: every step-dependent value is a tensor, never a Python scalar.
+docs/decoders.md. The cache is a tuple of (B, Hkv, L, D) tensors per layer, passed in and returned
+(functional, so the same code runs in PyNative, under ms.jit and in the torch twin); the attention
+layers write it. Prefill (T = P) and decode (T = 1) each compile once per (B, P, L) bucket: every
+step-dependent value is a tensor, never a Python scalar.
 """
 
 from __future__ import annotations
@@ -15,17 +15,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from zoo.pt.generation import BUCKETS, GenerationOutput, GreedyLoop, Plan, bucket, plan
+from zoo.core.generation import BUCKETS, GenerationOutput, GreedyLoop, Plan, bucket, plan
 
-__all__ = ["BUCKETS", "GenerationOutput", "Generator", "Plan", "bucket", "plan", "write_cache"]
-
-
-def write_cache(cache: Tensor, new: Tensor, cache_positions: Tensor) -> Tensor:
-    """Write new (B, H, T, D) into slots `cache_positions` (T,) of cache (B, H, L, D); exact in fp32."""
-    length = cache.shape[2]
-    onehot = ops.equal(ops.arange(length)[None, :], cache_positions[:, None]).astype(cache.dtype)  # (T, L)
-    written = onehot.sum(0)  # (L,)
-    return cache * (1.0 - written)[:, None] + ops.matmul(ops.transpose(onehot, (1, 0)), new)  # (B, H, L, D)
+__all__ = ["BUCKETS", "GenerationOutput", "Generator", "Plan", "bucket", "plan"]
 
 
 class CachedStep(nn.Cell):

@@ -1,6 +1,8 @@
 """One MindSpore training step: loss and gradients by value_and_grad, AdamW update, compiled by ms.jit.
 
-The losses are written like the torch twin's in zoo/pt/train.py; both take the same numpy batch.
+The twin of zoo/pt/train.py; both take the same numpy batch. A causal LM trains on its own `loss`
+(zoo.core.loss: labels aligned with the inputs, shifted by the loss); a classifier on the batch's valid
+rows.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from zoo.distributed import ms_grad_reducer
-from zoo.ms.layers import cross_entropy
-from zoo.ms.optim import AdamWConfig, adamw
+from zoo.core.optim import AdamWConfig
+from zoo.ms.optim import adamw
 
 
 def classification_loss(logits: Tensor, labels: Tensor, valid: Tensor) -> Tensor:
@@ -23,13 +24,7 @@ def classification_loss(logits: Tensor, labels: Tensor, valid: Tensor) -> Tensor
     return (per_row * weights).sum() / weights.sum()
 
 
-def causal_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean next-token cross-entropy; labels are already shifted (labels[t] follows input_ids[t])."""
-    vocab = logits.shape[-1]
-    return cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1))
-
-
-LOSSES = {"sequence-classification": classification_loss, "causal-lm": causal_lm_loss}
+TASKS = ("sequence-classification", "causal-lm")
 
 
 def to_tensors(batch: dict[str, np.ndarray], names: Sequence[str]) -> tuple[Tensor, ...]:
@@ -40,14 +35,17 @@ class TrainStep:
     """loss = L(net(*inputs)[0], *targets); grads by value_and_grad; AdamW; one compiled graph per shape."""
 
     def __init__(self, net: nn.Cell, task: str | Callable, num_inputs: int, optim: AdamWConfig,
-                 graph: bool = True) -> None:
-        """`task` names a loss in LOSSES, or is the loss itself (e.g. a family's `modeling_ms.loss`)."""
+                 graph: bool = True, grad_reducer: Callable | None = None) -> None:
+        """`task`: "causal-lm" (the model's own loss), "sequence-classification" (`classification_loss`), or
+        the loss itself. `grad_reducer(parameters)` builds the data-parallel gradient mean (None: one process;
+        zoo.train.distributed.ms_grad_reducer under msrun)."""
         self.net = net
-        self.loss_fn: Callable = task if callable(task) else LOSSES[task]
+        self.loss_fn: Callable = (task if callable(task) else
+                                  net.loss if task == "causal-lm" else classification_loss)
         self.num_inputs = num_inputs
         self.optimizer = adamw(net.trainable_params(), optim)
         grad_fn = ms.value_and_grad(self._forward, None, self.optimizer.parameters)
-        reducer = ms_grad_reducer(self.optimizer.parameters)   # None unless msrun data parallel (zoo.distributed)
+        reducer = grad_reducer(self.optimizer.parameters) if grad_reducer is not None else None
 
         def step(*tensors):
             loss, grads = grad_fn(*tensors)

@@ -1,4 +1,4 @@
-"""Loading a converted (zoo-named) state dict into a MindSpore Cell, with an explicit compute dtype."""
+"""Loading a converted (zoo-named) numpy state dict into a MindSpore Cell, with an explicit compute dtype."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ from collections.abc import Mapping
 
 import mindspore as ms
 import numpy as np
-import torch
 from mindspore import Tensor, nn
-
-from zoo.checkpoint import ParamSpec
 
 DTYPES = {"float32": ms.float32, "float16": ms.float16, "bfloat16": ms.bfloat16}
 
@@ -18,30 +15,22 @@ def ms_dtype(name: str):
     return DTYPES[name]
 
 
-def param_spec(net: nn.Cell) -> ParamSpec:
-    torch_dtype = {ms.float32: torch.float32, ms.float16: torch.float16, ms.bfloat16: torch.bfloat16}
-    return {name: (tuple(p.shape), torch_dtype.get(p.dtype, torch.float32))
-            for name, p in net.parameters_and_names()}
+def param_spec(net: nn.Cell) -> dict[str, tuple[int, ...]]:
+    """Parameter name -> shape, what a state dict must provide (zoo.models.check_state)."""
+    return {name: tuple(p.shape) for name, p in net.parameters_and_names()}
 
 
-def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """bf16 has no numpy dtype: widen to fp32 (exact), the Cell's dtype decides what is stored."""
-    if tensor.dtype == torch.bfloat16:
-        tensor = tensor.float()
-    return tensor.detach().cpu().numpy()
-
-
-def load_state(net: nn.Cell, state: Mapping[str, torch.Tensor], dtype=ms.float32) -> nn.Cell:
-    """Set every parameter from `state` (already checked by zoo.checkpoint.to_zoo) in `dtype`."""
+def load_state(net: nn.Cell, state: Mapping[str, np.ndarray], dtype=ms.float32) -> nn.Cell:
+    """Set every parameter from `state` (already checked against the Cell) in `dtype`."""
     for name, param in net.parameters_and_names():
-        param.set_data(Tensor(to_numpy(state[name]), dtype))
+        param.set_data(Tensor(np.asarray(state[name], dtype=np.float32), dtype))
     return net
 
 
-def state_dict(net: nn.Cell) -> dict[str, torch.Tensor]:
-    """Parameters back as torch tensors (fp32 for bf16 Cells), for saving in zoo names."""
+def state_dict(net: nn.Cell) -> dict[str, np.ndarray]:
+    """Parameters back as float32 numpy arrays (bf16 widened: numpy has no bf16), in zoo names."""
     out = {}
     for name, param in net.parameters_and_names():
-        value = param.astype(ms.float32) if param.dtype == ms.bfloat16 else param
-        out[name] = torch.from_numpy(np.ascontiguousarray(value.asnumpy()))
+        value = param.astype(ms.float32) if param.dtype != ms.float32 else param
+        out[name] = np.ascontiguousarray(value.asnumpy())
     return out

@@ -9,7 +9,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
 
-from zoo.distributed import pt_data_parallel
 from zoo.core.optim import AdamWConfig
 
 
@@ -20,13 +19,7 @@ def classification_loss(logits: Tensor, labels: Tensor, valid: Tensor) -> Tensor
     return (per_row * weights).sum() / weights.sum()
 
 
-def causal_lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean next-token cross-entropy; labels are already shifted (labels[t] follows input_ids[t])."""
-    vocab = logits.shape[-1]
-    return F.cross_entropy(logits.reshape(-1, vocab), labels.reshape(-1).long())
-
-
-LOSSES = {"sequence-classification": classification_loss, "causal-lm": causal_lm_loss}
+TASKS = ("sequence-classification", "causal-lm")
 
 
 def to_tensors(batch: dict[str, np.ndarray], names: Sequence[str]) -> tuple[Tensor, ...]:
@@ -36,11 +29,15 @@ def to_tensors(batch: dict[str, np.ndarray], names: Sequence[str]) -> tuple[Tens
 class TrainStep:
     """loss = L(model(*inputs)[0], *targets); backward; AdamW."""
 
-    def __init__(self, model: nn.Module, task: str | Callable, num_inputs: int, optim: AdamWConfig) -> None:
-        """`task` names a loss in LOSSES, or is the loss itself (e.g. a family's `modeling_pt.loss`)."""
+    def __init__(self, model: nn.Module, task: str | Callable, num_inputs: int, optim: AdamWConfig,
+                 data_parallel: Callable | None = None) -> None:
+        """`task`: "causal-lm" (the model's own loss), "sequence-classification" (`classification_loss`), or
+        the loss itself. `data_parallel(model)` wraps the model for gradient averaging (None: one process;
+        zoo.train.distributed.pt_data_parallel under torchrun)."""
         self.model = model
-        self.replica = pt_data_parallel(model)    # DistributedDataParallel under torchrun (zoo.distributed)
-        self.loss_fn: Callable = task if callable(task) else LOSSES[task]
+        self.replica = data_parallel(model) if data_parallel is not None else model
+        self.loss_fn: Callable = (task if callable(task) else
+                                  model.loss if task == "causal-lm" else classification_loss)
         self.num_inputs = num_inputs
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=optim.lr, betas=optim.betas, eps=optim.eps,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.config import ConfigReader, check_token_inputs
-from zoo.errors import ConfigError, InputError
+from zoo.core.config import ConfigReader, check_token_inputs
+from zoo.core.errors import ConfigError, InputError
 
 TASK_BY_ARCHITECTURE = {
     "BertModel": "embedding",

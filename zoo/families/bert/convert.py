@@ -1,10 +1,10 @@
-"""transformers' BERT / DistilBERT key names -> zoo names. Data, applied by zoo.checkpoint."""
+"""transformers' BERT / DistilBERT key names -> zoo names. Data, applied by zoo.core.checkpoint."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zoo.checkpoint import KeyMap
+from zoo.core.checkpoint import KeyMap
 from zoo.families.bert.config import BertConfig
 
 _BERT = {

@@ -8,16 +8,15 @@ from mindspore import Tensor, nn, ops
 from zoo.families.bert.config import BertConfig
 from zoo.ms.layers import (
     GELU,
+    Attention,
+    CrossEntropy,
     Embedding,
-    HeadsAttention,
     LayerNorm,
     Linear,
-    cross_entropy,
     leading_rows,
     mask_min,
     padding_mask_to_additive,
     relu,
-    use_cpu_cross_entropy,
 )
 
 
@@ -53,7 +52,7 @@ class BertAttention(nn.Cell):
         self.k_proj = Linear(width, width, dtype=dtype)
         self.v_proj = Linear(width, width, dtype=dtype)
         self.out_proj = Linear(width, width, dtype=dtype)
-        self.attend = HeadsAttention(self.num_heads, self.scale, dtype)
+        self.attend = Attention(self.num_heads, self.scale, head_dim=config.head_dim, dtype=dtype)
 
     def construct(self, x: Tensor, additive_mask: Tensor) -> Tensor:
         return self.out_proj(self.attend(self.q_proj(x), self.k_proj(x), self.v_proj(x), additive_mask))
@@ -165,12 +164,16 @@ class BertForSequenceClassification(nn.Cell):
         super().__init__()
         self.encoder = BertModel(config, dtype)
         self.head = BertClassificationHead(config, dtype)
-        use_cpu_cross_entropy(dtype)
+        self.cross_entropy = CrossEntropy(dtype)
 
     def construct(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor):
         hidden = self.encoder(input_ids, attention_mask, token_type_ids)
         pooled = hidden[:, 0] if self.encoder.pooler is None else self.encoder.pooler(hidden)
         return (self.head(pooled),)
+
+    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """Mean cross-entropy over the batch (transformers' single-label classification loss)."""
+        return self.cross_entropy(logits, labels)
 
 
 def build(config: BertConfig, dtype=ms.float32) -> nn.Cell:
@@ -178,7 +181,3 @@ def build(config: BertConfig, dtype=ms.float32) -> nn.Cell:
         return BertForSequenceClassification(config, dtype)
     return BertForEmbedding(config, dtype)
 
-
-def loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean cross-entropy over the batch (transformers' single-label classification loss)."""
-    return cross_entropy(logits, labels)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F  # noqa: N812
 
 from zoo.families.bert.config import BertConfig
 from zoo.pt.layers import (
+    GELU,
+    Attention,
+    CrossEntropy,
     Embedding,
     LayerNorm,
     Linear,
-    attention,
-    gelu,
     mask_min,
-    merge_heads,
     padding_mask_to_additive,
     relu,
-    split_heads,
 )
 
 
@@ -54,12 +52,10 @@ class BertAttention(nn.Module):
         self.k_proj = Linear(width, width, dtype=dtype)
         self.v_proj = Linear(width, width, dtype=dtype)
         self.out_proj = Linear(width, width, dtype=dtype)
+        self.attend = Attention(self.num_heads, self.scale, head_dim=config.head_dim, dtype=dtype)
 
     def forward(self, x: Tensor, additive_mask: Tensor) -> Tensor:
-        q = split_heads(self.q_proj(x), self.num_heads)  # (B, H, S, D)
-        k = split_heads(self.k_proj(x), self.num_heads)
-        v = split_heads(self.v_proj(x), self.num_heads)
-        return self.out_proj(merge_heads(attention(q, k, v, additive_mask, self.scale)))
+        return self.out_proj(self.attend(self.q_proj(x), self.k_proj(x), self.v_proj(x), additive_mask))
 
 
 class BertMLP(nn.Module):
@@ -70,10 +66,11 @@ class BertMLP(nn.Module):
         self.up_proj = Linear(config.hidden_size, config.intermediate_size, dtype=dtype)
         self.down_proj = Linear(config.intermediate_size, config.hidden_size, dtype=dtype)
         self.use_gelu = config.hidden_act == "gelu"
+        self.gelu = GELU(dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.up_proj(x)
-        h = gelu(h) if self.use_gelu else relu(h)
+        h = self.gelu(h) if self.use_gelu else relu(h)
         return self.down_proj(h)
 
 
@@ -167,11 +164,16 @@ class BertForSequenceClassification(nn.Module):
         super().__init__()
         self.encoder = BertModel(config, dtype)
         self.head = BertClassificationHead(config, dtype)
+        self.cross_entropy = CrossEntropy(dtype)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor):
         hidden = self.encoder(input_ids, attention_mask, token_type_ids)
         pooled = hidden[:, 0] if self.encoder.pooler is None else self.encoder.pooler(hidden)
         return (self.head(pooled),)
+
+    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """Mean cross-entropy over the batch (transformers' single-label classification loss)."""
+        return self.cross_entropy(logits, labels)
 
 
 def build(config: BertConfig, dtype=torch.float32) -> nn.Module:
@@ -179,7 +181,3 @@ def build(config: BertConfig, dtype=torch.float32) -> nn.Module:
         return BertForSequenceClassification(config, dtype)
     return BertForEmbedding(config, dtype)
 
-
-def loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Mean cross-entropy over the batch (transformers' single-label classification loss)."""
-    return F.cross_entropy(logits, labels.long())

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.config import ConfigReader, check_token_inputs
-from zoo.errors import ConfigError
+from zoo.core.config import ConfigReader, check_token_inputs
+from zoo.core.errors import ConfigError
 
 FAMILY = "hf_olmo"
 NORM_TYPES = {"rms": "rms", "default": "layer", "low_precision": "layer"}

@@ -1,4 +1,4 @@
-"""hf_olmo key names -> zoo names. Data, applied by zoo.checkpoint.
+"""hf_olmo key names -> zoo names. Data, applied by zoo.core.checkpoint.
 
 The fused tensors stay fused: `att_proj` (q | k | v rows) and `ff_proj` (value | gate rows of
 SwiGLU) are one matrix each in the zoo too. One GEMM instead of three (or two) per block is what
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zoo.checkpoint import Fuse, KeyMap
+from zoo.core.checkpoint import Fuse, KeyMap
 from zoo.families.olmo.config import OLMoConfig
 
 _PREFIX = "model.transformer."

@@ -1,8 +1,8 @@
 """OLMo-1 decoder in MindSpore (Groeneveld et al. 2024; the DataDecide ladder): RoPE, SwiGLU, pre-norm.
 
 Same classes, attributes and parameter names as modeling_pt.py. One code path serves training
-(`construct`: whole sequences) and cached generation (`forward_cached`: docs/decoders.md). Fused
-Ascend kernels are picked at init by zoo.ms.kernels; on every other device the composed ops run.
+(`construct`: whole sequences) and cached generation (`forward_cached`: docs/decoders.md). The layers
+pick their kernels (Ascend fused ops, CPU C++ kernels, composed ops) through zoo.ms.kernels.
 
 Positions: like hf_olmo, a token's RoPE position is its column in the batch (its cache slot when
 decoding), not its index among the row's real tokens. RoPE scores depend only on the distance
@@ -15,25 +15,18 @@ from __future__ import annotations
 import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 
+from zoo.core.rope import rotary_tables
 from zoo.families.olmo.config import OLMoConfig
-from zoo.ms import kernels
-from zoo.ms.generation import write_cache
 from zoo.ms.layers import (
+    Attention,
     CausalLMBase,
     Embedding,
-    HeadsAttention,
     LayerNorm,
     Linear,
     RMSNorm,
     RotaryQKV,
     SwiGLU,
-    apply_rotary,
-    attention,
-    causal_lm_loss,
     leading_rows,
-    merge_heads,
-    rotary_tables,
-    split_heads,
 )
 
 
@@ -50,50 +43,22 @@ class OLMoAttention(nn.Cell):
     def __init__(self, config: OLMoConfig, dtype=ms.float32) -> None:
         super().__init__()
         width = config.hidden_size
-        self.width = width
-        self.num_heads = config.num_heads
-        self.scale = config.head_dim ** -0.5
         self.clip_qkv = config.clip_qkv
         self.att_proj = Linear(width, 3 * width, bias=False, dtype=dtype)
         self.attn_out = Linear(width, width, bias=False, dtype=dtype)
-        device, dtype_name = kernels.device_name(), kernels.dtype_name(dtype)
-        self.fused_rotary = kernels.rotary_fits(device, dtype_name, config.head_dim)
-        self.fused_attention = kernels.flash_attention_head_fits(device, dtype_name, config.num_heads,
-                                                                 config.head_dim)
-        self.attend = HeadsAttention(self.num_heads, self.scale, dtype)  # its CPU kernels: attend_in_place
-        self.rotary_qkv = RotaryQKV(self.num_heads, width, dtype)
+        self.rotary_qkv = RotaryQKV(config.num_heads, config.head_dim, dtype=dtype)
+        self.attend = Attention(config.num_heads, config.head_dim ** -0.5, head_dim=config.head_dim, dtype=dtype)
 
     def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                   cache_positions=None):
         qkv = self.att_proj(x)                                                   # (B, T, 3d)
         if self.clip_qkv is not None:
             qkv = ops.clamp(qkv, -self.clip_qkv, self.clip_qkv)
-        if self.attend.use_cpu_kernel:
-            return self.attend_in_place(qkv, bias, cos, sin, key_cache, value_cache, cache_positions)
-        q = split_heads(qkv[:, :, :self.width], self.num_heads)                  # (B, H, T, D)
-        k = split_heads(qkv[:, :, self.width:2 * self.width], self.num_heads)
-        v = split_heads(qkv[:, :, 2 * self.width:], self.num_heads)
-        q = apply_rotary(q, cos, sin, self.fused_rotary)
-        k = apply_rotary(k, cos, sin, self.fused_rotary)
-        if key_cache is not None:                                                # (B, H, L, D) after the write
-            k = write_cache(key_cache, k, cache_positions)
-            v = write_cache(value_cache, v, cache_positions)
-        if self.fused_attention and q.shape[2] % kernels.FLASH_SEQ_MULTIPLE == 0 \
-                and k.shape[2] % kernels.FLASH_SEQ_MULTIPLE == 0:
-            out = kernels.fused_attention(q, k, v, bias, self.scale)
-        else:
-            out = attention(q, k, v, bias, self.scale)
-        return self.attn_out(merge_heads(out)), k, v
-
-    def attend_in_place(self, qkv: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
-                        cache_positions=None):
-        """The CPU kernels' path: split and RoPE in one op, heads never transposed (cos / sin: 1 x 1 x T x D)."""
-        seq = qkv.shape[1]
-        q, k, v = self.rotary_qkv(qkv, cos.reshape(seq, -1), sin.reshape(seq, -1))
-        if key_cache is None:
+        q, k, v = self.rotary_qkv(qkv, cos, sin)                                 # (B, T, d) each, RoPE on q, k
+        if key_cache is None:                                                    # whole sequences
             return self.attn_out(self.attend(q, k, v, bias)), k, v
         out, keys, values = self.attend.cached(q, k, v, key_cache, value_cache, cache_positions, bias)
-        return self.attn_out(out), keys, values
+        return self.attn_out(out), keys, values                                 # caches (B, H, L, D)
 
 
 class OLMoMLP(nn.Cell):
@@ -103,8 +68,7 @@ class OLMoMLP(nn.Cell):
         super().__init__()
         self.ff_proj = Linear(config.hidden_size, config.mlp_hidden_size, bias=False, dtype=dtype)
         self.ff_out = Linear(config.mlp_hidden_size // 2, config.hidden_size, bias=False, dtype=dtype)
-        fused = kernels.swiglu_fits(kernels.device_name(), kernels.dtype_name(dtype), config.mlp_hidden_size)
-        self.act = SwiGLU(gate_first=False, fused=fused, dtype=dtype)
+        self.act = SwiGLU(gate_first=False, width=config.mlp_hidden_size, dtype=dtype)
 
     def construct(self, x: Tensor) -> Tensor:
         return self.ff_out(self.act(self.ff_proj(x)))
@@ -123,7 +87,7 @@ class OLMoBlock(nn.Cell):
     def construct(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                   cache_positions=None):
         a, k, v = self.attention(self.attn_norm(x), bias, cos, sin, key_cache, value_cache, cache_positions)
-        normed, h = self.ff_norm(a, x)                      # N(h), h = x + a: one op (zoo.ms.layers._Norm)
+        normed, h = self.ff_norm(a, x)                      # N(h), h = x + a: one op where a kernel has it
         return h + self.mlp(normed), k, v
 
 
@@ -141,16 +105,16 @@ class OLMoModel(nn.Cell):
 
     def construct(self, input_ids: Tensor, bias: Tensor) -> Tensor:
         seq = input_ids.shape[1]
-        cos = leading_rows(self.cos, seq)[None, None]                           # (1, 1, S, D)
-        sin = leading_rows(self.sin, seq)[None, None]
+        cos = leading_rows(self.cos, seq)                                        # (S, D)
+        sin = leading_rows(self.sin, seq)
         x = self.embed_tokens(input_ids)                                         # (B, S, d)
         for layer in self.layers:
             x, _, _ = layer(x, bias, cos, sin)
         return self.norm(x)
 
     def forward_cached(self, input_ids, bias, key_cache, value_cache, cache_positions):
-        cos = ops.gather(self.cos, cache_positions, 0)[None, None]              # (1, 1, T, D)
-        sin = ops.gather(self.sin, cache_positions, 0)[None, None]
+        cos = ops.gather(self.cos, cache_positions, 0)                          # (T, D)
+        sin = ops.gather(self.sin, cache_positions, 0)
         x = self.embed_tokens(input_ids)
         keys, values = (), ()
         for i, layer in enumerate(self.layers):
@@ -184,5 +148,3 @@ class OLMoForCausalLM(CausalLMBase):
 def build(config: OLMoConfig, dtype=ms.float32) -> nn.Cell:
     return OLMoForCausalLM(config, dtype)
 
-
-loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes

@@ -9,21 +9,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from zoo.core.rope import rotary_tables
 from zoo.families.olmo.config import OLMoConfig
-from zoo.pt.generation import write_cache
 from zoo.pt.layers import (
+    Attention,
     CausalLMBase,
     Embedding,
     LayerNorm,
     Linear,
     RMSNorm,
-    apply_rotary,
-    attention,
-    causal_lm_loss,
-    merge_heads,
-    rotary_tables,
-    split_heads,
-    swiglu,
+    RotaryQKV,
+    SwiGLU,
 )
 
 
@@ -40,28 +36,22 @@ class OLMoAttention(nn.Module):
     def __init__(self, config: OLMoConfig, dtype=torch.float32) -> None:
         super().__init__()
         width = config.hidden_size
-        self.width = width
-        self.num_heads = config.num_heads
-        self.scale = config.head_dim ** -0.5
         self.clip_qkv = config.clip_qkv
         self.att_proj = Linear(width, 3 * width, bias=False, dtype=dtype)
         self.attn_out = Linear(width, width, bias=False, dtype=dtype)
+        self.rotary_qkv = RotaryQKV(config.num_heads, config.head_dim, dtype=dtype)
+        self.attend = Attention(config.num_heads, config.head_dim ** -0.5, head_dim=config.head_dim, dtype=dtype)
 
     def forward(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                 cache_positions=None):
         qkv = self.att_proj(x)                                                   # (B, T, 3d)
         if self.clip_qkv is not None:
             qkv = torch.clamp(qkv, -self.clip_qkv, self.clip_qkv)
-        q = split_heads(qkv[:, :, :self.width], self.num_heads)                  # (B, H, T, D)
-        k = split_heads(qkv[:, :, self.width:2 * self.width], self.num_heads)
-        v = split_heads(qkv[:, :, 2 * self.width:], self.num_heads)
-        q = apply_rotary(q, cos, sin)
-        k = apply_rotary(k, cos, sin)
-        if key_cache is not None:                                                # (B, H, L, D) after the write
-            k = write_cache(key_cache, k, cache_positions)
-            v = write_cache(value_cache, v, cache_positions)
-        out = attention(q, k, v, bias, self.scale)
-        return self.attn_out(merge_heads(out)), k, v
+        q, k, v = self.rotary_qkv(qkv, cos, sin)                                 # (B, T, d) each, RoPE on q, k
+        if key_cache is None:                                                    # whole sequences
+            return self.attn_out(self.attend(q, k, v, bias)), k, v
+        out, keys, values = self.attend.cached(q, k, v, key_cache, value_cache, cache_positions, bias)
+        return self.attn_out(out), keys, values                                 # caches (B, H, L, D)
 
 
 class OLMoMLP(nn.Module):
@@ -71,9 +61,10 @@ class OLMoMLP(nn.Module):
         super().__init__()
         self.ff_proj = Linear(config.hidden_size, config.mlp_hidden_size, bias=False, dtype=dtype)
         self.ff_out = Linear(config.mlp_hidden_size // 2, config.hidden_size, bias=False, dtype=dtype)
+        self.act = SwiGLU(gate_first=False, width=config.mlp_hidden_size, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.ff_out(swiglu(self.ff_proj(x), False))
+        return self.ff_out(self.act(self.ff_proj(x)))
 
 
 class OLMoBlock(nn.Module):
@@ -89,8 +80,8 @@ class OLMoBlock(nn.Module):
     def forward(self, x: Tensor, bias: Tensor, cos: Tensor, sin: Tensor, key_cache=None, value_cache=None,
                 cache_positions=None):
         a, k, v = self.attention(self.attn_norm(x), bias, cos, sin, key_cache, value_cache, cache_positions)
-        h = x + a
-        return h + self.mlp(self.ff_norm(h)), k, v
+        normed, h = self.ff_norm(a, x)                      # N(h), h = x + a: one op where a kernel has it
+        return h + self.mlp(normed), k, v
 
 
 class OLMoModel(nn.Module):
@@ -107,16 +98,16 @@ class OLMoModel(nn.Module):
 
     def forward(self, input_ids: Tensor, bias: Tensor) -> Tensor:
         seq = input_ids.shape[1]
-        cos = self.cos[:seq][None, None]                                         # (1, 1, S, D)
-        sin = self.sin[:seq][None, None]
+        cos = self.cos[:seq]                                                     # (S, D)
+        sin = self.sin[:seq]
         x = self.embed_tokens(input_ids)                                         # (B, S, d)
         for layer in self.layers:
             x, _, _ = layer(x, bias, cos, sin)
         return self.norm(x)
 
     def forward_cached(self, input_ids, bias, key_cache, value_cache, cache_positions):
-        cos = self.cos[cache_positions][None, None]                              # (1, 1, T, D)
-        sin = self.sin[cache_positions][None, None]
+        cos = self.cos[cache_positions]                                          # (T, D)
+        sin = self.sin[cache_positions]
         x = self.embed_tokens(input_ids)
         keys, values = (), ()
         for i, layer in enumerate(self.layers):
@@ -150,5 +141,3 @@ class OLMoForCausalLM(CausalLMBase):
 def build(config: OLMoConfig, dtype=torch.float32) -> nn.Module:
     return OLMoForCausalLM(config, dtype)
 
-
-loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.config import ConfigReader, check_token_inputs
-from zoo.errors import ConfigError
+from zoo.core.config import ConfigReader, check_token_inputs
+from zoo.core.errors import ConfigError
 
 ARCHITECTURES = ("OPTForCausalLM", "OPTModel")
 POSITION_OFFSET = 2  # fairseq reserved ids 0 and 1 of the position table; transformers keeps the hack

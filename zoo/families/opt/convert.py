@@ -1,10 +1,10 @@
-"""transformers' OPT key names -> zoo names. Data, applied by zoo.checkpoint."""
+"""transformers' OPT key names -> zoo names. Data, applied by zoo.core.checkpoint."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from zoo.checkpoint import KeyMap
+from zoo.core.checkpoint import KeyMap
 from zoo.families.opt.config import OPTConfig
 
 # `*` stands for weight and bias (absent ones are simply never seen: enable_bias, elementwise affine).

@@ -11,12 +11,11 @@ from mindspore import Parameter, Tensor, nn, ops
 
 from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
 from zoo.ms.layers import (
+    Attention,
     CausalLMBase,
     Embedding,
-    HeadsAttention,
     LayerNorm,
     Linear,
-    causal_lm_loss,
     relu,
 )
 
@@ -48,7 +47,7 @@ class OPTAttention(nn.Cell):
         self.k_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.v_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.out_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
-        self.attend = HeadsAttention(self.num_heads, 1.0, dtype)  # q is scaled before the product
+        self.attend = Attention(self.num_heads, 1.0, head_dim=config.head_dim, dtype=dtype)  # q scaled before
 
     def construct(self, x: Tensor, bias: Tensor, key_cache=None, value_cache=None, cache_positions=None):
         q = self.q_proj(x) * self.scale                                 # (B, T, H D)
@@ -167,5 +166,3 @@ class OPTForCausalLM(CausalLMBase):
 def build(config: OPTConfig, dtype=ms.float32) -> nn.Cell:
     return OPTForCausalLM(config, dtype)
 
-
-loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes

@@ -10,17 +10,13 @@ import torch
 from torch import Tensor, nn
 
 from zoo.families.opt.config import POSITION_OFFSET, OPTConfig
-from zoo.pt.generation import write_cache
 from zoo.pt.layers import (
+    Attention,
     CausalLMBase,
     Embedding,
     LayerNorm,
     Linear,
-    attention,
-    causal_lm_loss,
-    merge_heads,
     relu,
-    split_heads,
 )
 
 
@@ -51,15 +47,16 @@ class OPTAttention(nn.Module):
         self.k_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.v_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
         self.out_proj = Linear(width, width, bias=config.enable_bias, dtype=dtype)
+        self.attend = Attention(self.num_heads, 1.0, head_dim=config.head_dim, dtype=dtype)  # q scaled before
 
     def forward(self, x: Tensor, bias: Tensor, key_cache=None, value_cache=None, cache_positions=None):
-        q = split_heads(self.q_proj(x) * self.scale, self.num_heads)  # (B, H, T, D)
-        k = split_heads(self.k_proj(x), self.num_heads)
-        v = split_heads(self.v_proj(x), self.num_heads)
-        if key_cache is not None:                                       # (B, H, L, D) after the write
-            k = write_cache(key_cache, k, cache_positions)
-            v = write_cache(value_cache, v, cache_positions)
-        return self.out_proj(merge_heads(attention(q, k, v, bias, 1.0))), k, v
+        q = self.q_proj(x) * self.scale                                 # (B, T, H D)
+        k = self.k_proj(x)
+        v = self.v_proj(x)
+        if key_cache is None:                                           # whole sequences
+            return self.out_proj(self.attend(q, k, v, bias)), k, v
+        out, keys, values = self.attend.cached(q, k, v, key_cache, value_cache, cache_positions, bias)
+        return self.out_proj(out), keys, values                         # caches (B, H, L, D)
 
 
 class OPTMLP(nn.Module):
@@ -169,5 +166,3 @@ class OPTForCausalLM(CausalLMBase):
 def build(config: OPTConfig, dtype=torch.float32) -> nn.Module:
     return OPTForCausalLM(config, dtype)
 
-
-loss = causal_lm_loss  # the shifted next-token cross-entropy transformers computes
