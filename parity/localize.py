@@ -151,8 +151,11 @@ def first_divergence(spec, state, inputs: dict[str, np.ndarray], transform=None)
         index = seen.get(record.name, 0)
         seen[record.name] = index + 1
         candidates = ms_by_name.get(record.name, [])
-        if index >= len(candidates):
-            return {"module": record.name, "reason": "module did not run in MindSpore"}
+        if index >= len(candidates):      # the parent's code did not call it: blame moves to the parent
+            parent = record.name.rpartition(".")[0] or ROOT
+            result = {"module": parent, "reason": f"{record.name} did not run in MindSpore: the code of its "
+                                                  "parent skipped it", "first_diverging_output": record.name}
+            return _blame(net, parent, pt_records, result)
         ms_out = candidates[index].output
         if ms_out.shape != record.output.shape:
             return {"module": record.name, "reason": f"shape {ms_out.shape} vs {record.output.shape}"}

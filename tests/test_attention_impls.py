@@ -22,8 +22,8 @@ def restore_attention():
 def test_sdpa_matches_math_in_logits_and_gradients(name, tiny_checkpoints, restore_attention):
     spec = resolve(tiny_checkpoints[name])
     model = load_pt(spec).train(False)
-    inputs = spec.family.example_inputs(spec.config, batch=3, seq=12)   # padded rows included
-    args = [torch.from_numpy(inputs[n]).long() for n in spec.family.INPUT_NAMES]
+    inputs = spec.family.inputs.example(spec.config, 3, 12, 0)   # padded rows included
+    args = [torch.from_numpy(inputs[n]).long() for n in spec.family.inputs.names]
     outputs = {}
     for impl in ("math", "sdpa"):
         layers.set_attention_impl(impl)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import flops, records, runner, summary
+from benchmarks import records, runner, summary
 from zoo.cli import main as cli_main
 from zoo.core.errors import HubError, InputError, ZooError
+from zoo.families import by_name
 from zoo.models import resolve
 
 
@@ -51,7 +52,7 @@ def test_flops_in_records_match_the_config(smoke_records, tiny_checkpoints):
     spec = resolve(tiny_checkpoints["tiny-opt-pre-ln"])
     c = spec.config                                         # d 32, ffn 64, 2 layers, vocab 96, tied head
     per_token = 2 * (4 * 32 * 32 + 2 * 32 * 64) + 96 * 32
-    assert flops.matmul_params("opt", c) == (per_token, 0)
+    assert by_name("opt").matmul_params(c) == (per_token, 0)
     forward = 16 * (2 * per_token + 4 * 2 * 32 * 8)
     by_task = {r["task"]: r for r in rows if r["backend"] == "pt"}
     assert by_task["forward"]["flops_per_step"] == forward
@@ -84,7 +85,8 @@ def test_summary_table_and_chart(smoke_records, tmp_path):
     row = dict(zip(head, cells, strict=True))
     assert row["pt-compile tok/s"] == "-"                                       # pt-compile was not run
     pt, ref = float(row["pt tok/s"]), float(row["ref tok/s"])
-    assert row["pt / ref"] == f"{pt / ref:.2f}"
+    # the ratio comes from the unrounded medians: equal to the shown tok/s ratio up to their rounding
+    assert abs(float(row["pt / ref"]) - pt / ref) <= 0.005 + 0.001 * pt / ref
 
 
 def test_gpu_summary_names_the_peak_and_why_mindspore_did_not_run(smoke_records, tmp_path):
@@ -117,7 +119,7 @@ def test_bad_requests_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="status None"):
         records.validate(bad)
     assert cli_main(["bench", "opt-350m-shape", "--backends", "tf", "--results", str(tmp_path)]) == 2
-    with pytest.raises(InputError, match="no such benchmark shape; choose one of opt-350m-shape, datadecide-4m-shape"):
+    with pytest.raises(InputError, match="no such benchmark shape; choose one of .*opt-350m-shape, datadecide-4m"):
         runner.run("datadecide-7b-shape", results_root=tmp_path)
     with pytest.raises(HubError, match="neither a local folder nor a registry name"):
         runner.run("no-such-model", results_root=tmp_path)
@@ -185,13 +187,13 @@ def test_summary_marks_a_ratio_across_runs():
 def test_every_datadecide_size_is_a_benchmark_shape():
     """A ladder shape is the registry's size read back by the OLMo family's strict from_hf."""
     from benchmarks.shapes import SHAPES, resolve_model
-    from zoo.registry import DATADECIDE_SIZES
+    from zoo.families.olmo.entries import DATADECIDE_SIZES
 
     for size, (d_model, n_layers, n_heads, _) in DATADECIDE_SIZES.items():
         name = f"datadecide-{size.lower()}-shape"
         assert name in SHAPES
         spec, random_weights = resolve_model(name)
-        assert random_weights and spec.name == name and spec.family.NAME == "olmo"
+        assert random_weights and spec.name == name and spec.family.name == "olmo"
         config = spec.config
         assert (config.hidden_size, config.num_layers, config.num_heads) == (d_model, n_layers, n_heads)
         assert config.mlp_hidden_size == 8 * d_model and config.embedding_size == 50304

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from zoo.hub import cache, hub
+import zoo.hub.fetch as hub
 from zoo.core.errors import HubError
+from zoo.hub import cache
 
 COMMIT_A = "a" * 40
 COMMIT_B = "b" * 40
@@ -21,7 +22,7 @@ def _fake_entry(root: Path, repo_id: str, commit: str, partial: bool = False) ->
     (folder / cache.UPSTREAM).mkdir(parents=True)
     (folder / cache.UPSTREAM / "config.json").write_text("{}")
     if not partial:
-        cache.CacheEntry("hf", repo_id, commit, folder).write_manifest({"repo_id": repo_id, "converted": {"keep": 1}})
+        cache.CacheEntry("hf", repo_id, commit, folder).write_manifest({"repo_id": repo_id, "family": "bert"})
     return folder
 
 
@@ -54,7 +55,7 @@ def test_refs_lookup_list_and_remove(tmp_path):
     assert cache.lookup(tmp_path, "hf", repo_id, "c" * 40) is None            # partial: not a cache hit
     assert cache.lookup(tmp_path, "hf", repo_id, "nope") is None
     rows = {r.commit: r for r in cache.list_entries(tmp_path)}
-    assert sorted(rows[COMMIT_A].revisions) == ["feature/x", "main"] and rows[COMMIT_A].converted == ("keep",)
+    assert sorted(rows[COMMIT_A].revisions) == ["feature/x", "main"] and rows[COMMIT_A].family == "bert"
     assert rows["c" * 40].partial and not rows[COMMIT_A].partial
 
     removed = cache.remove(tmp_path, repo_id, "main")

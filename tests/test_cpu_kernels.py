@@ -184,24 +184,33 @@ class _WeightedAttention(ms.nn.Cell):
         return (self.attend(q, k, v, mask) * dy).sum()
 
 
-def _torch_attention(q, k, v, mask, heads: int, scale: float):
+def _torch_attention(q, k, v, mask, heads: int, scale: float, kv_heads: int | None = None):
     batch, seq, width = q.shape
+    kv_heads = kv_heads or heads
+    head_dim = width // heads
 
-    def split(t):
-        return t.reshape(batch, seq, heads, width // heads).transpose(1, 2)
+    def split(t, n):
+        return t.reshape(batch, t.shape[1], n, head_dim).transpose(1, 2).repeat_interleave(heads // n, dim=1)
 
-    scores = split(q) @ split(k).transpose(-1, -2) * scale + mask
-    return (torch.softmax(scores, -1) @ split(v)).transpose(1, 2).reshape(batch, seq, width)
+    scores = split(q, heads) @ split(k, kv_heads).transpose(-1, -2) * scale + mask
+    return (torch.softmax(scores, -1) @ split(v, kv_heads)).transpose(1, 2).reshape(batch, seq, width)
 
 
+# (H, Hkv): multi-head, grouped-query (two query heads per key-value head), multi-query
+HEAD_GROUPS = [(4, 4), (4, 2), (6, 1)]
+
+
+@pytest.mark.parametrize(("heads", "kv_heads"), HEAD_GROUPS)
 @pytest.mark.parametrize(("causal", "seq"), [(False, 37), (True, 37), (True, 150)])  # 150: 3 causal row blocks
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
-def test_attention_kernel_matches_fp64_torch(mode, causal, seq):
+def test_attention_kernel_matches_fp64_torch(mode, causal, seq, heads, kv_heads):
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     rng = np.random.default_rng(4)
-    batch, heads, head_dim = 2, 4, 12                     # odd lengths: the softmax's scalar tail
+    batch, head_dim = 2, 12                               # odd lengths: the softmax's scalar tail
+    groups = heads // kv_heads
     scale = head_dim ** -0.5
-    q, k, v, dy = (rng.standard_normal((batch, seq, heads * head_dim)).astype(np.float32) * 2 for _ in range(4))
+    q, dy = (rng.standard_normal((batch, seq, heads * head_dim)).astype(np.float32) * 2 for _ in range(2))
+    k, v = (rng.standard_normal((batch, seq, kv_heads * head_dim)).astype(np.float32) * 2 for _ in range(2))
     keep = np.ones((batch, seq), np.float32)
     if causal:
         keep[1, :5] = 0        # left padding: the first five queries of row 1 see no token (uniform rows)
@@ -215,7 +224,8 @@ def test_attention_kernel_matches_fp64_torch(mode, causal, seq):
             layers.causal_padding_bias(ms.Tensor(keep), ms.float32, layers.mask_min(ms.float32)).asnumpy(), mask)
     else:       # an encoder's key mask (B, 1, 1, S)
         mask = ((1.0 - keep) * lowest)[:, None, None, :]
-    net = _WeightedAttention(heads, scale)
+    net = _WeightedAttention(heads, scale, kv_heads)
+    # with Hkv < H as well: the policy saw the library's grouped-heads flag (supports_grouped_heads)
     assert _on_cpu_kernel(net.attend), cpu_kernels.status()
     grad_fn = ms.value_and_grad(net, grad_position=(0, 1, 2))
     if mode == "graph":
@@ -225,19 +235,21 @@ def test_attention_kernel_matches_fp64_torch(mode, causal, seq):
 
     def run_torch(dtype):
         tensors = [torch.from_numpy(a.astype(dtype)).requires_grad_() for a in (q, k, v)]
-        y = _torch_attention(*tensors, torch.from_numpy(mask.astype(dtype)), heads, scale)
+        y = _torch_attention(*tensors, torch.from_numpy(mask.astype(dtype)), heads, scale, kv_heads)
         y.backward(torch.from_numpy(dy.astype(dtype)))
         return y.detach().numpy(), [t.grad.numpy() for t in tensors]
 
     y64, g64 = run_torch(np.float64)
     y32, g32 = run_torch(np.float32)
-    if causal:  # a query that sees no token averages every value, as the composed bias makes it do
-        np.testing.assert_allclose(out[1, :5], np.broadcast_to(v[1].mean(0), (5, heads * head_dim)), atol=1e-5)
+    if causal:  # a query that sees no token averages every value (its key-value head's), as the composed bias
+        uniform = np.repeat(v[1].mean(0).reshape(kv_heads, head_dim), groups, axis=0).reshape(-1)
+        np.testing.assert_allclose(out[1, :5], np.broadcast_to(uniform, (5, heads * head_dim)), atol=1e-5)
     assert np.abs(out - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
     for name, got, ref, fp32 in zip("qkv", grads, g64, g32, strict=True):
+        assert got.shape == ref.shape, name
         assert np.abs(got.asnumpy() - ref).max() <= 4 * max(np.abs(fp32 - ref).max(), 1e-7), name
     # the composed path on the same inputs (what runs off CPU) agrees as well
-    net.attend.kernel = composed.Attention(heads, heads, scale)
+    net.attend.kernel = composed.Attention(heads, kv_heads, scale)
     composed_out = net.attend(*(ms.Tensor(a) for a in (q, k, v, mask))).asnumpy()
     assert np.abs(composed_out - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
 
@@ -289,26 +301,30 @@ def test_swiglu_kernel_matches_fp64_torch(mode, gate_first):
 @pytest.mark.parametrize("steps", [1, 4])                # a decode step, and a prefill of four slots
 # head_dim 12: not a multiple of 8 lanes; length 5500: a long cache, heads spread over the threads
 @pytest.mark.parametrize("head_dim, length", [(8, 13), (12, 13), (16, 5500)])
-def test_cached_attention_kernel_matches_composed_and_fp64_torch(mode, steps, head_dim, length):
+# (H, Hkv): multi-head; two query heads per key-value head (a decode step attends as one block per group,
+# a four-slot prefill per query head); multi-query
+@pytest.mark.parametrize(("heads", "kv_heads"), [(3, 3), (4, 2), (6, 1)])
+def test_cached_attention_kernel_matches_composed_and_fp64_torch(mode, steps, head_dim, length, heads, kv_heads):
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     rng = np.random.default_rng(7)
-    batch, heads = 2, 3
-    width = heads * head_dim
+    batch = 2
+    width, kv_width = heads * head_dim, kv_heads * head_dim
     scale = head_dim ** -0.5
-    q, k, v = (rng.standard_normal((batch, steps, width)).astype(np.float32) for _ in range(3))
-    key_cache, value_cache = (rng.standard_normal((batch, heads, length, head_dim)).astype(np.float32)
+    q = rng.standard_normal((batch, steps, width)).astype(np.float32)
+    k, v = (rng.standard_normal((batch, steps, kv_width)).astype(np.float32) for _ in range(2))
+    key_cache, value_cache = (rng.standard_normal((batch, kv_heads, length, head_dim)).astype(np.float32)
                               for _ in range(2))
     slots = np.arange(5, 5 + steps, dtype=np.int32)
     lowest = np.finfo(np.float32).min
     bias = np.zeros((batch, 1, steps, length), np.float32)
     bias[:, :, :, 5 + steps:] = lowest                   # slots not written yet
     bias[1, :, :, :2] = lowest                           # row 1's left padding
-    attend = layers.Attention(heads, scale, dtype=ms.float32)
+    attend = layers.Attention(heads, scale, kv_heads, dtype=ms.float32)
     assert _on_cpu_kernel(attend), cpu_kernels.status()
     kernel = attend.kernel
 
     def run(use_kernel):
-        attend.kernel = kernel if use_kernel else composed.Attention(heads, heads, scale)
+        attend.kernel = kernel if use_kernel else composed.Attention(heads, kv_heads, scale)
         call = ms.jit(attend.cached) if mode == "graph" else attend.cached
         out = call(*(ms.Tensor(a) for a in (q, k, v, key_cache, value_cache, slots, bias)))
         return [t.asnumpy() for t in out]
@@ -319,14 +335,20 @@ def test_cached_attention_kernel_matches_composed_and_fp64_torch(mode, steps, he
     np.testing.assert_array_equal(keys, composed_keys)
     np.testing.assert_array_equal(values, composed_values)
     expected_keys = key_cache.copy()
-    expected_keys[:, :, slots] = k.reshape(batch, steps, heads, head_dim).transpose(0, 2, 1, 3)
+    expected_keys[:, :, slots] = k.reshape(batch, steps, kv_heads, head_dim).transpose(0, 2, 1, 3)
     np.testing.assert_array_equal(keys, expected_keys)
+    expected_values = value_cache.copy()
+    expected_values[:, :, slots] = v.reshape(batch, steps, kv_heads, head_dim).transpose(0, 2, 1, 3)
+    np.testing.assert_array_equal(values, expected_values)
 
     def reference(dtype):
-        split = [torch.from_numpy(a.astype(dtype)).reshape(batch, steps, heads, head_dim).transpose(1, 2) for a in (q,)]
-        scores = split[0] @ torch.from_numpy(keys.astype(dtype)).transpose(-1, -2) * scale
+        split = torch.from_numpy(q.astype(dtype)).reshape(batch, steps, heads, head_dim).transpose(1, 2)
+        # each key-value head's cache serves its query heads (transformers' repeat_kv)
+        all_keys, all_values = (torch.from_numpy(a.astype(dtype)).repeat_interleave(heads // kv_heads, dim=1)
+                                for a in (keys, values))
+        scores = split @ all_keys.transpose(-1, -2) * scale
         probs = torch.softmax(scores + torch.from_numpy(bias.astype(dtype)), -1)
-        return (probs @ torch.from_numpy(values.astype(dtype))).transpose(1, 2).reshape(batch, steps, width).numpy()
+        return (probs @ all_values).transpose(1, 2).reshape(batch, steps, width).numpy()
 
     y64, y32 = reference(np.float64), reference(np.float32)
     assert np.abs(out - y64).max() <= 4 * max(np.abs(y32 - y64).max(), 1e-7)
@@ -343,6 +365,52 @@ def test_cached_attention_kernel_refuses_a_slot_past_the_cache():
     bias = ms.Tensor(np.zeros((1, 1, 1, 3), np.float32))
     with pytest.raises(RuntimeError):
         attend.cached(q, q, q, cache, cache, ms.Tensor(np.array([3], np.int32)), bias)[0].asnumpy()
+
+
+def _zeros(*shape: int) -> ms.Tensor:
+    return ms.Tensor(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("case", ["heads_not_dividing", "key_width", "cache_heads"])
+def test_attention_kernels_refuse_heads_that_do_not_fit(case):
+    """Hkv not dividing H, or keys / caches not Hkv heads wide: refused, not read out of bounds."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    attend = layers.Attention(4, 0.5, 2, dtype=ms.float32)                 # H = 4, Hkv = 2, D = 2
+    assert _on_cpu_kernel(attend), cpu_kernels.status()
+    q, k, v, bias = _zeros(1, 3, 8), _zeros(1, 3, 4), _zeros(1, 3, 4), _zeros(1, 1, 1, 3)
+    cache, slots, cache_bias = _zeros(1, 2, 5, 2), ms.Tensor(np.array([0, 1, 2], np.int32)), _zeros(1, 1, 3, 5)
+    attend(q, k, v, bias).asnumpy()                                        # the fitting call runs
+    attend.cached(q, k, v, cache, cache, slots, cache_bias)[0].asnumpy()
+    if case == "heads_not_dividing":
+        attend.kernel.heads = ms.Tensor([4, 3], ms.int32)
+    elif case == "key_width":
+        k = _zeros(1, 3, 6)                                                # three heads' width for Hkv = 2
+    else:
+        cache = _zeros(1, 4, 5, 2)                                         # a cache of H heads, not Hkv
+    if case != "cache_heads":
+        with pytest.raises(RuntimeError):
+            attend(q, k, v, bias).asnumpy()
+    with pytest.raises(RuntimeError):
+        attend.cached(q, k, v, cache, cache, slots, cache_bias)[0].asnumpy()
+
+
+def test_attention_kernels_take_one_element_heads():
+    """heads [H] (the former calling convention) means Hkv = H: the same numbers as [H, H]."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(13)
+    q, k, v = (ms.Tensor(rng.standard_normal((2, 5, 12)).astype(np.float32)) for _ in range(3))
+    bias, scale = _zeros(2, 1, 1, 5), ms.Tensor([0.5], ms.float32)
+    cache = ms.Tensor(rng.standard_normal((2, 3, 7, 4)).astype(np.float32))
+    slots, cache_bias = ms.Tensor(np.arange(5, dtype=np.int32)), _zeros(2, 1, 5, 7)
+    attention, cached = cpu_kernels.attention_op(3), cpu_kernels.cached_attention_op()
+    results = []
+    for heads in ([3], [3, 3]):
+        heads = ms.Tensor(heads, ms.int32)
+        outs = list(attention(q, k, v, bias, scale, heads)) + list(
+            cached(q, k, v, cache, cache, slots, cache_bias, scale, heads))
+        results.append([o.asnumpy() for o in outs])
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, two)
 
 
 def _close_to_fp64(got: np.ndarray, fp64: np.ndarray, fp32: np.ndarray) -> None:
@@ -489,19 +557,21 @@ class _WeightedRotary(ms.nn.Cell):
 
 @pytest.mark.parametrize("mode", ["pynative", "graph"])
 @pytest.mark.parametrize("seq", [1, 7])                                    # a decode step, and a sequence
-def test_rotary_qkv_kernel_matches_composed_and_fp64_torch(mode, seq):
+@pytest.mark.parametrize(("heads", "kv_heads"), [(3, 3), (4, 2), (6, 1)])   # multi-head, grouped, multi-query
+def test_rotary_qkv_kernel_matches_composed_and_fp64_torch(mode, seq, heads, kv_heads):
     ms.set_context(mode=ms.GRAPH_MODE if mode == "graph" else ms.PYNATIVE_MODE)
     rng = np.random.default_rng(9)
-    batch, heads, head_dim = 2, 3, 10
-    width = heads * head_dim
-    qkv = rng.standard_normal((batch, seq, 3 * width)).astype(np.float32)
+    batch, head_dim = 2, 10
+    width, kv_width = heads * head_dim, kv_heads * head_dim
+    qkv = rng.standard_normal((batch, seq, width + 2 * kv_width)).astype(np.float32)
     cos_table, sin_table = rotary_tables(64, head_dim, 10000.0)
     positions = rng.choice(64, seq, replace=False)                          # any slots, as a decode step's
     cos, sin = cos_table[positions].astype(np.float32), sin_table[positions].astype(np.float32)
-    douts = [rng.standard_normal((batch, seq, width)).astype(np.float32) for _ in range(3)]
-    kernel_net, composed_net = _WeightedRotary(heads, head_dim), _WeightedRotary(heads, head_dim)
-    assert _on_cpu_kernel(kernel_net.rotary), cpu_kernels.status()
-    composed_net.rotary.kernel = composed.RotaryQKV(heads, heads, head_dim)
+    douts = [rng.standard_normal((batch, seq, n)).astype(np.float32) for n in (width, kv_width, kv_width)]
+    kernel_net = _WeightedRotary(heads, head_dim, kv_heads)
+    composed_net = _WeightedRotary(heads, head_dim, kv_heads)
+    assert _on_cpu_kernel(kernel_net.rotary), cpu_kernels.status()      # Hkv < H too: the grouped-heads flag
+    composed_net.rotary.kernel = composed.RotaryQKV(heads, kv_heads, head_dim)
     args = [ms.Tensor(a) for a in (qkv, cos, sin, *douts)]
     results = []
     for net in (kernel_net, composed_net):
@@ -511,19 +581,21 @@ def test_rotary_qkv_kernel_matches_composed_and_fp64_torch(mode, seq):
         outs = [o.asnumpy() for o in net.rotary(*args[:3])]
         results.append((outs, grad_fn(*args).asnumpy()))
     (q, k, v), dqkv = results[0]
-    assert np.array_equal(v, qkv[..., 2 * width:])
+    assert q.shape == (batch, seq, width) and k.shape == v.shape == (batch, seq, kv_width)
+    assert np.array_equal(v, qkv[..., width + kv_width:])
 
     def run_torch(dtype):
         t = torch.from_numpy(qkv.astype(dtype)).requires_grad_()
         c, s = (torch.from_numpy(a.astype(dtype))[None, :, None, :] for a in (cos, sin))
 
         def rope(x):
-            x = x.reshape(batch, seq, heads, head_dim)
+            n = x.shape[-1] // head_dim
+            x = x.reshape(batch, seq, n, head_dim)
             half = head_dim // 2
             rotated = torch.cat((-x[..., half:], x[..., :half]), -1)
-            return (x * c + rotated * s).reshape(batch, seq, width)
+            return (x * c + rotated * s).reshape(batch, seq, n * head_dim)
 
-        outs = (rope(t[..., :width]), rope(t[..., width:2 * width]), t[..., 2 * width:])
+        outs = (rope(t[..., :width]), rope(t[..., width:width + kv_width]), t[..., width + kv_width:])
         sum(((o * torch.from_numpy(d.astype(dtype))).sum() for o, d in zip(outs, douts, strict=True))).backward()
         return [o.detach().numpy() for o in outs[:2]], t.grad.numpy()
 
@@ -545,3 +617,44 @@ def test_rotary_qkv_kernel_refuses_mismatched_tables():
     table = ms.Tensor(np.zeros((5, 10), np.float32))                       # 5 rows for 4 tokens
     with pytest.raises(RuntimeError):
         rotary(qkv, table, table)[0].asnumpy()
+
+
+@pytest.mark.parametrize("case", ["heads_not_dividing", "other_heads"])
+def test_rotary_qkv_kernel_refuses_heads_that_do_not_fit(case):
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    rotary = layers.RotaryQKV(4, 10, 2, dtype=ms.float32)                 # [q | k | v] of 4 + 2 + 2 heads
+    assert _on_cpu_kernel(rotary)
+    qkv, table = _zeros(1, 3, 80), _zeros(3, 10)
+    rotary(qkv, table, table)[0].asnumpy()                                 # the fitting call runs
+    # 4 % 3 != 0; or (6, 1): 6 + 2 heads of 10 fill the row too, but not the outputs built for (4, 2)
+    rotary.kernel.heads = ms.Tensor([4, 3] if case == "heads_not_dividing" else [6, 1], ms.int32)
+    with pytest.raises(RuntimeError):
+        rotary(qkv, table, table)[0].asnumpy()
+
+
+def test_kernels_built_for_other_heads_keep_their_shapes():
+    """Ops built for other heads, called on inputs of the same shapes (PyNative reuses one Custom op's
+    inferred output shapes for another unless their attributes differ): each gets its own shapes, and
+    its own numbers."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 5, 48)).astype(np.float32)
+    mask = np.zeros((2, 1, 1, 5), np.float32)
+    for heads in (4, 6):                                                   # D = 12 or 8: q, k, v (2, 5, 48)
+        attend = layers.Attention(heads, 0.25, dtype=ms.float32)
+        assert _on_cpu_kernel(attend)
+        out = attend(*(ms.Tensor(a) for a in (x, x, x, mask))).asnumpy()
+        y64, y32 = (_torch_attention(*(torch.from_numpy(x.astype(dtype)) for _ in range(3)),
+                                     torch.from_numpy(mask.astype(dtype)), heads, 0.25).numpy()
+                    for dtype in (np.float64, np.float32))
+        _close_to_fp64(out, y64, y32)
+    qkv = ms.Tensor(rng.standard_normal((2, 3, 80)).astype(np.float32))
+    cos_table, sin_table = rotary_tables(3, 10, 10000.0)
+    cos, sin = (ms.Tensor(t.astype(np.float32)) for t in (cos_table, sin_table))
+    for heads, kv_heads in ((4, 2), (6, 1)):                               # 8 heads of 10 in a row either way
+        rotary = layers.RotaryQKV(heads, 10, kv_heads, dtype=ms.float32)
+        assert _on_cpu_kernel(rotary)
+        got = [o.asnumpy() for o in rotary(qkv, cos, sin)]
+        assert [o.shape for o in got] == [(2, 3, 10 * heads), (2, 3, 10 * kv_heads), (2, 3, 10 * kv_heads)]
+        for ours, theirs in zip(got, composed.RotaryQKV(heads, kv_heads, 10)(qkv, cos, sin), strict=True):
+            assert np.abs(ours - theirs.asnumpy()).max() <= 1e-6

@@ -18,8 +18,8 @@ from zoo.pt.generation import Generator, bucket, plan
 def test_write_cache_is_an_exact_slot_write_in_both_frameworks():
     import mindspore as ms
 
-    from zoo.ms.generation import write_cache as ms_write
-    from zoo.pt.generation import write_cache as pt_write
+    from zoo.ms.kernels.composed import write_cache as ms_write
+    from zoo.pt.layers import write_cache as pt_write
 
     rng = np.random.default_rng(0)
     cache = rng.standard_normal((2, 3, 8, 4)).astype(np.float32)

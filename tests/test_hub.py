@@ -9,13 +9,17 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from fakehub import FakeHub
 
-from zoo.hub import cache, hub, tiny
+import zoo.hub.fetch as hub
 from zoo.core.checkpoint import load_tensors, to_zoo
 from zoo.core.errors import HubError
+from zoo.families.bert import tiny
+from zoo.families.tiny import perturb_
+from zoo.hub import cache
 
 SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"   # registry name: distilbert-sst2
 BIN_ONLY = "fake-org/tiny-bert-bin"
@@ -73,7 +77,7 @@ def _hf_olmo_tiny(folder: Path) -> Path:
     torch.manual_seed(0)
     config = OLMoConfig(d_model=32, n_heads=4, n_layers=2, mlp_ratio=2, vocab_size=64, embedding_size=64,
                         max_sequence_length=32, weight_tying=False, init_device="cpu")
-    tiny.perturb_(OLMoForCausalLM(config)).save_pretrained(str(folder), safe_serialization=True)
+    perturb_(OLMoForCausalLM(config)).save_pretrained(str(folder), safe_serialization=True)
     return folder
 
 
@@ -96,7 +100,7 @@ def online(fake_hub, tmp_path, monkeypatch):
     reset_sessions()
 
 
-def _expected_zoo(folder: Path, keymap_folder: Path | None = None) -> dict[str, torch.Tensor]:
+def _expected_zoo(folder: Path, keymap_folder: Path | None = None) -> dict[str, np.ndarray]:
     from zoo.models import expected_params, resolve
 
     spec = resolve(keymap_folder or folder)
@@ -104,46 +108,47 @@ def _expected_zoo(folder: Path, keymap_folder: Path | None = None) -> dict[str, 
     return to_zoo(upstream, spec.family.keymap(spec.config, upstream.keys()), expected_params(spec))
 
 
-def _assert_same(converted: Path, expected: dict[str, torch.Tensor]) -> None:
-    from safetensors.torch import load_file
+def _assert_loads_as(folder: Path, expected: dict[str, np.ndarray]) -> None:
+    """What the zoo's loaders read from a pulled folder: the source checkpoint's weights, bit for bit."""
+    from zoo.models import resolve, zoo_state
 
-    got = load_file(str(converted))
+    got = zoo_state(resolve(folder))
     assert sorted(got) == sorted(expected)
-    for name, tensor in expected.items():
-        assert got[name].dtype == tensor.dtype and torch.equal(got[name], tensor), name
+    for name, array in expected.items():
+        assert got[name].dtype == array.dtype and np.array_equal(got[name], array), name
 
 
 def test_pull_branch_tag_and_commit(online):
     commits = online.commits
-    main = hub.pull("distilbert-sst2", progress=False)
+    main = hub.pull("distilbert-sst2")
     assert main.downloaded and main.entry.commit == commits["main"]
     assert sorted(p.name for p in main.folder.iterdir()) == ["config.json", "model.safetensors", "vocab.txt"]
-    _assert_same(main.converted, _expected_zoo(online.folders["new"]))
+    _assert_loads_as(main.folder, _expected_zoo(online.folders["new"]))
+    assert main.checked == "bert family; 40 upstream tensors -> 40 zoo parameters"
     fetched = {r["path"].rsplit("/", 1)[-1] for r in online.requests("HEAD", "/resolve/")}
     assert fetched == {"config.json", "vocab.txt", "model.safetensors"}   # never the .py, never the README
     assert all(f"/resolve/{commits['main']}/" in r["path"] for r in online.requests(contains="/resolve/"))
 
-    tag = hub.pull(f"{SST2}@v1.0", progress=False)
+    tag = hub.pull(f"{SST2}@v1.0")
     assert tag.entry.commit == commits["v1"]
-    _assert_same(tag.converted, _expected_zoo(online.folders["old"]))
+    _assert_loads_as(tag.folder, _expected_zoo(online.folders["old"]))
 
-    by_commit = hub.pull(SST2, revision=commits["sharded"], dtype="bf16", progress=False)
+    by_commit = hub.pull(SST2, revision=commits["sharded"])
     assert by_commit.entry.commit == commits["sharded"]
     assert (by_commit.folder / "model.safetensors.index.json").is_file()
     shards = sorted(p.name for p in by_commit.folder.glob("model-*.safetensors"))
     assert len(shards) >= 2
-    expected = {k: v.to(torch.bfloat16) for k, v in _expected_zoo(by_commit.folder).items()}
-    _assert_same(by_commit.converted, expected)
+    _assert_loads_as(by_commit.folder, _expected_zoo(online.folders["new"]))
 
-    branch = hub.pull(SST2, revision="step1000-seed-default", progress=False)
+    branch = hub.pull(SST2, revision="step1000-seed-default")
     assert branch.entry.commit == commits["v1"] and not branch.downloaded   # same commit as v1.0: no fetch
     root = cache.cache_root()
     assert cache.refs_of(cache.repo_dir(root, "hf", SST2)) == {
         "main": commits["main"], "v1.0": commits["v1"], "step1000-seed-default": commits["v1"]}
 
     online.log.clear()
-    again = hub.pull("distilbert-sst2", progress=False)
-    assert not again.downloaded and again.converted == main.converted
+    again = hub.pull("distilbert-sst2")
+    assert not again.downloaded and again.folder == main.folder
     assert [r["path"] for r in online.log] == [f"/api/models/{SST2}/revision/main"]   # metadata only
 
 
@@ -155,7 +160,7 @@ def test_resume_after_dropped_connection(online, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", 4096)
     size = (online.folders["new"] / "model.safetensors").stat().st_size
     online.fault(SST2, "model.safetensors", drop_after=size // 2)
-    result = hub.pull(SST2, progress=False)
+    result = hub.pull(SST2)
     gets = online.requests("GET", "/lfs/")
     assert len(gets) == 2 and gets[0]["range"] is None
     resumed_at = int(gets[1]["range"].removeprefix("bytes=").rstrip("-"))
@@ -166,7 +171,7 @@ def test_resume_after_dropped_connection(online, monkeypatch):
 
 def test_corrupted_file_is_refetched_once_then_refused(online):
     online.fault(SST2, "model.safetensors", corrupt=True, times=1)
-    result = hub.pull(SST2, progress=False)
+    result = hub.pull(SST2)
     assert len(online.requests("GET", "/lfs/")) == 2
     assert cache.sha256_file(result.folder / "model.safetensors") == \
         cache.sha256_file(online.folders["new"] / "model.safetensors")
@@ -175,21 +180,21 @@ def test_corrupted_file_is_refetched_once_then_refused(online):
     online.fault(SST2, "model.safetensors", corrupt=True, times=2)
     with pytest.raises(HubError, match=r"model\.safetensors failed verification twice \(sha256 [0-9a-f]{64}, "
                                        r"the hub says [0-9a-f]{64}\)"):
-        hub.pull(SST2, revision="v1.0", cache_dir=cache.cache_root() / "other", progress=False)
+        hub.pull(SST2, revision="v1.0", cache_dir=cache.cache_root() / "other")
     assert len(online.requests("GET", "/lfs/")) == 2
     assert cache.lookup(cache.cache_root() / "other", "hf", SST2, "v1.0") is None
 
 
 def test_missing_model_and_missing_revision(online):
     with pytest.raises(HubError, match=r"model 'fake-org/no-such-model' not found on http://127\.0\.0\.1"):
-        hub.pull("fake-org/no-such-model", progress=False)
+        hub.pull("fake-org/no-such-model")
     with pytest.raises(HubError, match=r"has no revision 'step9-seed-x'; .*`mindzoo revisions " + SST2):
-        hub.pull(SST2, revision="step9-seed-x", progress=False)
+        hub.pull(SST2, revision="step9-seed-x")
 
 
 def test_unsafe_names_and_remote_code_are_refused(online):
     with pytest.raises(HubError, match=r"refusing file name '\.\./\.\./escape\.safetensors'"):
-        hub.pull(EVIL, progress=False)
+        hub.pull(EVIL)
     for bad in ("/etc/passwd", "a/../../b", "..", "a\\b", "C:/x", "a//b", "./a"):
         with pytest.raises(HubError, match="refusing file name"):
             hub.check_filename(bad)
@@ -197,14 +202,14 @@ def test_unsafe_names_and_remote_code_are_refused(online):
 
 
 def test_bin_only_repo_is_read_weights_only(online):
-    result = hub.pull(BIN_ONLY, progress=False)
+    result = hub.pull(BIN_ONLY)
     assert sorted(p.name for p in result.folder.iterdir()) == ["config.json", "pytorch_model.bin"]
-    _assert_same(result.converted, _expected_zoo(online.folders["bert"]))
+    _assert_loads_as(result.folder, _expected_zoo(online.folders["bert"]))
 
 
 def test_hf_olmo_checkpoint_at_a_datadecide_branch(online):
-    result = hub.pull(OLMO, revision="step20-seed-default", dtype=None, progress=False)
-    assert result.entry.commit == online.commits["olmo"] and result.converted is None
+    result = hub.pull(OLMO, revision="step20-seed-default", check=False)
+    assert result.entry.commit == online.commits["olmo"] and result.checked is None
     assert sorted(p.name for p in result.folder.iterdir()) == ["config.json", "generation_config.json",
                                                                "model.safetensors"]
     files = result.entry.manifest()["files"]
@@ -214,14 +219,14 @@ def test_hf_olmo_checkpoint_at_a_datadecide_branch(online):
 def test_unknown_family_fails_before_the_weights(online):
     online.add_commit("fake-org/other-arch", {"config.json": b'{"model_type": "not-in-the-zoo"}',
                                               "model.safetensors": b"x" * 64})
-    with pytest.raises(HubError, match="not-in-the-zoo.*--no-convert"):
-        hub.pull("fake-org/other-arch", progress=False)
+    with pytest.raises(HubError, match="not-in-the-zoo.*--no-check"):
+        hub.pull("fake-org/other-arch")
     assert online.requests("GET", "/lfs/") == []
 
 
 def test_token_is_sent(online, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
-    hub.pull(BIN_ONLY, dtype=None, progress=False)
+    hub.pull(BIN_ONLY, check=False)
     assert {r["auth"] for r in online.requests(contains=BIN_ONLY)} == {"Bearer hf_test_token"}
 
 
@@ -239,16 +244,16 @@ def test_revisions_lists_branches_and_tags(online, capsys):
 
 
 def test_offline(online, monkeypatch):
-    hub.pull("distilbert-sst2", progress=False)
+    hub.pull("distilbert-sst2")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     online.log.clear()
-    again = hub.pull("distilbert-sst2", dtype="fp32", progress=False)   # converting needs no network
-    assert again.converted.name == "fp32.safetensors" and online.log == []
-    from zoo.models import locate
+    again = hub.pull("distilbert-sst2")                  # checking the conversion needs no network
+    assert again.checked and online.log == []
+    from zoo.hub import locate
 
     assert locate("distilbert-sst2") == again.folder
     with pytest.raises(HubError) as err:
-        hub.pull(SST2, revision="v1.0", progress=False)
+        hub.pull(SST2, revision="v1.0")
     message = str(err.value)
     for part in (f"{SST2}@v1.0", "HF_HUB_OFFLINE", "--revision v1.0 --local-dir DIR",
                  "--source local --from DIR"):
@@ -259,20 +264,19 @@ def test_offline(online, monkeypatch):
 
 def test_local_source_then_offline_use(online, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    result = hub.pull("distilbert-sst2", revision="v1.0", source="local", local_folder=online.folders["old"],
-                      progress=False)
+    result = hub.pull("distilbert-sst2", revision="v1.0", source="local", local_folder=online.folders["old"])
     assert result.entry.source == "local" and online.log == []
-    from zoo.models import locate
+    from zoo.hub import locate
 
     assert locate("distilbert-sst2@v1.0") == result.folder
     with pytest.raises(HubError, match="--source local needs --from"):
-        hub.pull("distilbert-sst2", source="local", progress=False)
+        hub.pull("distilbert-sst2", source="local")
 
 
 def test_modelscope_selection(online, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "modelscope", None)
     with pytest.raises(HubError, match=r"pip install 'mindzoo\[modelscope\]'"):
-        hub.pull("distilbert-sst2", source="modelscope", progress=False)
+        hub.pull("distilbert-sst2", source="modelscope")
 
     # The package's two calls, faked: a listing with sha256 and a snapshot download of chosen files.
     folder = online.folders["old"]
@@ -297,11 +301,11 @@ def test_modelscope_selection(online, monkeypatch, tmp_path):
     modules["modelscope.hub.snapshot_download"].snapshot_download = snapshot_download
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
-    result = hub.pull("distilbert-sst2", revision="master", source="modelscope", progress=False)
+    result = hub.pull("distilbert-sst2", revision="master", source="modelscope")
     assert result.entry.source == "modelscope" and online.log == []
     assert calls[0] == ("list", SST2, "master")
     assert {c[3][0] for c in calls[1:]} == {"config.json", "model.safetensors"}
-    _assert_same(result.converted, _expected_zoo(folder))
+    _assert_loads_as(result.folder, _expected_zoo(folder))
 
 
 def _cli_env(fake_hub: FakeHub, cache_dir: Path, offline: bool) -> dict[str, str]:
@@ -314,16 +318,16 @@ def _cli_env(fake_hub: FakeHub, cache_dir: Path, offline: bool) -> dict[str, str
 def test_two_concurrent_pulls_leave_one_good_entry(online, tmp_path):
     online.fault(SST2, "model.safetensors", delay=3.0)   # the first pull holds the lock while it downloads
     env = _cli_env(online, tmp_path / "shared", offline=False)
-    cmd = [sys.executable, "-m", "zoo.cli", "pull", "distilbert-sst2", "--dtype", "fp32"]
+    cmd = [sys.executable, "-m", "zoo.cli", "pull", "distilbert-sst2"]
     procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outputs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     rows = cache.list_entries(tmp_path / "shared")
-    assert [(r.commit, r.partial, r.converted) for r in rows] == [(online.commits["main"], False, ("fp32",))]
+    assert [(r.commit, r.partial, r.family) for r in rows] == [(online.commits["main"], False, "bert")]
     assert len(online.requests("GET", "/lfs/")) == 1
     assert sorted("downloaded" in out for out, _ in outputs) == [False, True]
-    _assert_same(rows[0].path / "zoo" / "fp32.safetensors", _expected_zoo(online.folders["new"]))
+    _assert_loads_as(rows[0].path / cache.UPSTREAM, _expected_zoo(online.folders["new"]))
 
 
 def test_parity_runs_from_the_cache_with_no_server(online, monkeypatch, tmp_path):
@@ -332,7 +336,7 @@ def test_parity_runs_from_the_cache_with_no_server(online, monkeypatch, tmp_path
         tiny.distilbert_classifier(tmp_path / "tiny", seed=5)
         fake.add_folder(SST2, tmp_path / "tiny")
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        hub.pull("distilbert-sst2", cache_dir=tmp_path / "cache", progress=False)
+        hub.pull("distilbert-sst2", cache_dir=tmp_path / "cache")
         env = _cli_env(fake, tmp_path / "cache", offline=True)
     report = tmp_path / "report.json"
     parity = subprocess.run([sys.executable, "-m", "zoo.cli", "parity", "distilbert-sst2", "--backends", "pt,ref",
@@ -347,8 +351,8 @@ def test_parity_runs_from_the_cache_with_no_server(online, monkeypatch, tmp_path
 def test_cache_ls_and_rm(online, capsys):
     from zoo.cli import main
 
-    hub.pull("distilbert-sst2", dtype=None, progress=False)
-    hub.pull(SST2, revision="v1.0", dtype=None, progress=False)
+    hub.pull("distilbert-sst2", check=False)
+    hub.pull(SST2, revision="v1.0", check=False)
     assert main(["cache", "ls"]) == 0
     out = capsys.readouterr().out
     assert "2 cached commits" in out and online.commits["v1"][:12] in out

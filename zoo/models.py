@@ -57,14 +57,19 @@ def to_zoo_names(spec: ModelSpec, upstream: Mapping[str, np.ndarray], source: st
     return to_zoo(upstream, keymap, None, source=source)
 
 
-def check_state(state: Mapping[str, np.ndarray], expected: ParamSpec, source: str) -> None:
-    """Every parameter of the built model set exactly once, with its shape; nothing left over."""
+def check_state(state: Mapping[str, np.ndarray], expected: ParamSpec, source: str,
+                spec: ModelSpec | None = None) -> None:
+    """Every parameter of the built model set exactly once, with its shape; nothing left over. With `spec`,
+    missing parameters are named by their upstream keys (what the user's checkpoint lacks)."""
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k])}"
               for k in sorted(set(state) & set(expected)) if tuple(state[k].shape) != tuple(expected[k])]
-    problems = [f"missing parameters ({len(missing)}): {', '.join(missing[:12])}" if missing else "",
-                f"tensors the model has no parameter for ({len(extra)}): {', '.join(extra[:12])}" if extra else "",
+    if missing and spec is not None:
+        keymap = spec.family.keymap(spec.config, tensor_names(spec.folder))
+        missing = sorted(keymap.upstream_name(m) or m for m in missing)
+    problems = [f"missing keys ({len(missing)}): {', '.join(missing[:12])}" if missing else "",
+                f"keys the model has no parameter for ({len(extra)}): {', '.join(extra[:12])}" if extra else "",
                 f"shape mismatches: {'; '.join(shapes[:6])}" if shapes else ""]
     problems = [p for p in problems if p]
     if problems:
@@ -91,7 +96,7 @@ def load_ms(spec: ModelSpec, dtype: str = "float32", state: StateDict | None = N
 
     net = build_ms(spec, dtype)
     state = zoo_state(spec) if state is None else state
-    check_state(state, param_spec(net), str(spec.folder))
+    check_state(state, param_spec(net), str(spec.folder), spec)
     load_state(net, state, ms_dtype(dtype))
     net.set_train(False)
     return net
@@ -114,7 +119,7 @@ def load_pt(spec: ModelSpec, dtype: str = "float32", state: StateDict | None = N
 
     model = build_pt(spec, dtype)
     state = zoo_state(spec) if state is None else state
-    check_state(state, param_spec(model), str(spec.folder))
+    check_state(state, param_spec(model), str(spec.folder), spec)
     load_state(model, state)
     return model.eval()
 

@@ -13,8 +13,10 @@ def test_pack_and_windows():
     assert windows.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]   # (11 - 1) // 3 windows
     pipe = CausalLMPipeline(PackedSequences(windows, "t"), batch_size=3, shuffle=False)
     batch = next(pipe.batches(0))
-    assert batch["input_ids"].tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
-    assert batch["labels"].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]   # shifted by one
+    # the one label convention (zoo.core.loss): labels aligned with the inputs, the loss shifts them, so a
+    # window of T + 1 tokens gives T targets
+    assert batch["input_ids"].tolist() == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]
+    assert batch["labels"].tolist() == batch["input_ids"].tolist()
 
 
 def test_too_short_corpus():

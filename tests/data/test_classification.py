@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from zoo.core.errors import InputError
 from zoo.data import parity
 from zoo.data.classification import ClassificationPipeline, bucket_length
 from zoo.data.sampler import split_indices
-from zoo.core.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from zoo.data.sampler import BatchSampler, split_indices
 from zoo.core.errors import InputError
+from zoo.data.sampler import BatchSampler, split_indices
 
 
 def test_shuffle_is_a_function_of_seed_and_epoch_only():

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from zoo import cli, registry
-from zoo.families.olmo import entries
 from zoo.core.checkpoint import from_zoo, load_tensors, to_zoo
 from zoo.core.errors import CheckpointError, ConfigError, HubError, InputError
+from zoo.families.olmo import entries
 from zoo.families.olmo.config import OLMoConfig
 from zoo.models import expected_params, load_ms, load_pt, resolve, zoo_state
 

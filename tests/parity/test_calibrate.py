@@ -6,9 +6,9 @@ import pytest
 
 import parity
 from parity.calibrate import ALPHA, calibrated_bound
-from zoo.families import by_name
 from parity.tolerances import bound_for
 from zoo.cli import main
+from zoo.families import by_name
 
 
 def test_calibrated_bound_is_never_stricter_than_fp32():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoo.core.errors import HubError
 from zoo.core.tables import render_table
 from zoo.hub import cache
-from zoo.hub.pull import SOURCES, describe_size, parse_target, pull, revisions
+from zoo.hub.fetch import SOURCES, describe_size, parse_target, pull, revisions
 
 
 def cmd_pull(args) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from zoo import registry
 from zoo.core.errors import HubError
 from zoo.core.family import Entry
-from zoo.hub.pull import cached_folder
+from zoo.hub.fetch import cached_folder
 
 
 def packaged_folder(entry: Entry) -> Path | None:

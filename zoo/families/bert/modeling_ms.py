@@ -25,10 +25,10 @@ class BertEmbeddings(nn.Cell):
 
     def __init__(self, config: BertConfig, dtype=ms.float32) -> None:
         super().__init__()
-        self.word_embeddings = Embedding(config.vocab_size, config.hidden_size, dtype)
-        self.position_embeddings = Embedding(config.max_position_embeddings, config.hidden_size, dtype)
+        self.word_embeddings = Embedding(config.vocab_size, config.hidden_size, dtype=dtype)
+        self.position_embeddings = Embedding(config.max_position_embeddings, config.hidden_size, dtype=dtype)
         self.token_type_embeddings = (
-            Embedding(config.type_vocab_size, config.hidden_size, dtype) if config.type_vocab_size else None
+            Embedding(config.type_vocab_size, config.hidden_size, dtype=dtype) if config.type_vocab_size else None
         )
         self.norm = LayerNorm(config.hidden_size, config.layer_norm_eps, dtype=dtype)
 
@@ -122,7 +122,7 @@ class BertModel(nn.Cell):
 def mean_pool(hidden: Tensor, attention_mask: Tensor) -> Tensor:
     """Mean over attended tokens only (sentence-transformers' Pooling, mean mode)."""
     weights = attention_mask.astype(hidden.dtype)[:, :, None]
-    return (hidden * weights).sum(1) / ops.clamp(weights.sum(1), 1e-9)
+    return (hidden * weights).sum(1) / ops.clamp(weights.sum(1), min=1e-9)
 
 
 class BertForEmbedding(nn.Cell):
@@ -137,7 +137,7 @@ class BertForEmbedding(nn.Cell):
         hidden = self.encoder(input_ids, attention_mask, token_type_ids)  # (B, S, d)
         embedding = mean_pool(hidden, attention_mask)
         if self.normalize:
-            embedding = embedding / ops.clamp(ops.sqrt((embedding * embedding).sum(-1, keepdims=True)), 1e-12)
+            embedding = embedding / ops.clamp(ops.sqrt((embedding * embedding).sum(-1, keepdims=True)), min=1e-12)
         if self.encoder.pooler is None:
             return hidden, embedding
         return hidden, self.encoder.pooler(hidden), embedding

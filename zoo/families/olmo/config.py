@@ -27,6 +27,7 @@ IRRELEVANT = (
     "attention_layer_norm_with_affine",  # read only with attention_layer_norm, which is refused
     "mlp_ratio",                # superseded by mlp_hidden_size when that is set
     "auto_map",
+    "tie_word_embeddings",      # transformers' generic default; hf_olmo ties by weight_tying alone
 )
 
 

@@ -1,7 +1,7 @@
 """Hand-written CPU kernels as MindSpore `Custom(func_type="aot")` ops: exact GELU, LayerNorm and
 RMSNorm (each also with a residual sum in front), RoPE on a fused q | k | v, SwiGLU, cross-entropy
-and multi-head attention with their gradients, a decoder's cached attention step, and an in-place
-AdamW update.
+and multi-head attention (grouped- and multi-query attention included: H query heads sharing Hkv
+key-value heads) with their gradients, a decoder's cached attention step, and an in-place AdamW update.
 
 MindSpore 2.9's CPU element-wise kernels are slow at these shapes: exact GELU (`Erf`) on a 1024 x 3072
 block takes ~25 ms against ~2 ms for torch, 15% of a DistilBERT-shaped forward, and a LayerNorm is
@@ -128,7 +128,8 @@ def available() -> bool:
 
 
 def supports_grouped_heads() -> bool:
-    """Whether the attention and RoPE kernels take (H, Hkv) with Hkv < H (grouped- and multi-query)."""
+    """Whether the attention and RoPE kernels take (H, Hkv) with Hkv < H (grouped- and multi-query): a
+    library built from a source that exports `ZooCpuKernelsGroupedHeads`."""
     path = library()
     return path is not None and _exports(str(path), "ZooCpuKernelsGroupedHeads")
 
@@ -230,8 +231,9 @@ def add_rms_norm_op():
 def rotary_qkv_op(num_heads: int = 1, num_kv_heads: int = 1):
     """A fused (B, T, (H + 2 Hkv) D) [q | k | v] projection split into (B, T, H D) q and (B, T, Hkv D) k, v
     with RoPE applied to q and k per head of width D, in one op (the composed path is ~17 ops); called as
-    op(qkv, cos (T, D), sin (T, D), heads[2] int32 = (H, Hkv)). Its gradient is one kernel writing dqkv.
-    None when unavailable."""
+    op(qkv, cos (T, D), sin (T, D), heads[2] int32 = (H, Hkv)), with the same (num_heads, num_kv_heads)
+    as built with (the output shapes follow from them; the kernel refuses a call whose heads do not fit
+    them). Its gradient is one kernel writing dqkv (B, T, (H + 2 Hkv) D). None when unavailable."""
     path = library()
     if path is None:
         return None
@@ -252,8 +254,20 @@ def rotary_qkv_op(num_heads: int = 1, num_kv_heads: int = 1):
         return (list(qkv[:-1]) + [unit * num_heads], list(qkv[:-1]) + [unit * num_kv_heads],
                 list(qkv[:-1]) + [unit * num_kv_heads])
 
-    return ops.Custom(f"{path}:RotaryQkv", out_shape=shapes, out_dtype=lambda qkv, *rest: (qkv, qkv, qkv),
-                      func_type="aot", bprop=bprop)
+    op = ops.Custom(f"{path}:RotaryQkv", out_shape=shapes, out_dtype=lambda qkv, *rest: (qkv, qkv, qkv),
+                    func_type="aot", bprop=bprop)
+    return _shape_attrs(op, num_heads=num_heads, num_kv_heads=num_kv_heads)
+
+
+def _shape_attrs(op, **attrs):
+    """`op` with the constants its out_shape reads recorded as primitive attributes. PyNative reuses the
+    shapes it inferred for one Custom op for any other of the same function, attributes and input shapes:
+    without them, a RotaryQkv op built for (H, Hkv) = (6, 1) got the output shapes of one built for (4, 2),
+    whose fused width is the same, and an Attention op for 6 heads of 8 the (B, 4, S, S) probabilities of
+    one for 4 heads of 12 (the kernels refuse such a mismatch rather than write past a buffer)."""
+    for name, value in attrs.items():
+        op.add_prim_attr(name, value)
+    return op
 
 
 def has_gemm() -> bool:
@@ -328,17 +342,20 @@ def cross_entropy_op():
 
 
 def attention_op(num_heads: int):
-    """softmax(scale q k^T + bias) v for multi-head (B, S, H*D) projections, without the head
-    transposes: every head is a strided block that oneDNN's sgemm reads in place. Called as
-    op(q, k, v, bias, scale[1], heads[1] int32) with an additive bias (B, 1, 1, S) (a key mask) or
-    (B, 1, S, S) (a decoder's causal bias), returning (out (B, S, H*D), probabilities (B, H, S, S),
-    kept for the backward). None when unavailable."""
+    """softmax(scale q k^T + bias) v for (B, S, H*D) queries and (B, S, Hkv*D) keys and values, without
+    the head transposes: every head is a strided block that oneDNN's sgemm reads in place, and query
+    head h reads key-value head h // (H / Hkv) (grouped-query attention; Hkv = H: multi-head, Hkv = 1:
+    multi-query). Called as op(q, k, v, bias, scale[1], heads[2] int32 = (H, Hkv)) with an additive bias
+    (B, 1, 1, S) (a key mask) or (B, 1, S, S) (a decoder's causal bias), returning (out (B, S, H*D),
+    probabilities (B, H, S, S), kept for the backward); H = `num_heads`. The gradient is one kernel
+    returning dq (B, S, H*D) and dk, dv (B, S, Hkv*D), a key-value head's the sum over its query heads.
+    None when unavailable."""
     if not has_gemm():
         return None
     from mindspore import ops
 
-    grad = ops.Custom(f"{library()}:AttentionGrad", out_shape=lambda q, k, v, m, s, h, p, do: (q, q, q),
-                      out_dtype=lambda q, k, v, m, s, h, p, do: (q, q, q), func_type="aot")
+    grad = ops.Custom(f"{library()}:AttentionGrad", out_shape=lambda q, k, v, m, s, h, p, do: (q, k, v),
+                      out_dtype=lambda q, k, v, m, s, h, p, do: (q, k, v), func_type="aot")
 
     def bprop(q, k, v, bias, scale, heads, out, dout):
         dq, dk, dv = grad(q, k, v, bias, scale, heads, out[1], dout[0])
@@ -347,16 +364,18 @@ def attention_op(num_heads: int):
     def shapes(q, k, v, bias, scale, heads):
         return q, [q[0], num_heads, q[1], q[1]]
 
-    return ops.Custom(f"{library()}:Attention", out_shape=shapes, out_dtype=lambda q, *rest: (q, q),
-                      func_type="aot", bprop=bprop)
+    op = ops.Custom(f"{library()}:Attention", out_shape=shapes, out_dtype=lambda q, *rest: (q, q),
+                    func_type="aot", bprop=bprop)
+    return _shape_attrs(op, num_heads=num_heads)
 
 
 def cached_attention_op():
-    """A decoder's generation step in one op: the new (B, T, H*D) keys and values written into copies
-    of the (B, H, L, D) caches at `slots`, then softmax(scale q k^T + bias) v over every slot. Called
-    as op(q, k, v, key_cache, value_cache, slots (T) int32, bias (B, 1, T, L), scale[1],
-    heads[1] int32), returning (out (B, T, H*D), key_cache, value_cache). Not differentiable (it
-    serves generation only). None when unavailable."""
+    """A decoder's generation step in one op: the new (B, T, Hkv*D) keys and values written into copies
+    of the (B, Hkv, L, D) caches at `slots`, then softmax(scale q k^T + bias) v over every slot for the
+    (B, T, H*D) queries, query head h on key-value head h // (H / Hkv). Called as op(q, k, v, key_cache,
+    value_cache, slots (T) int32, bias (B, 1, T, L), scale[1], heads[2] int32 = (H, Hkv)), returning
+    (out (B, T, H*D), key_cache, value_cache). Not differentiable (it serves generation only). None when
+    unavailable."""
     if not has_gemm():
         return None
     from mindspore import ops

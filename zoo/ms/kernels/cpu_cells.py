@@ -88,10 +88,12 @@ class SwiGLU(nn.Cell):
 
 
 class Attention(nn.Cell):
-    """Every head read in place from the flat (B, S, H*D) projections by oneDNN's sgemm (no split / merge
-    transposes, no separate scale, bias add and softmax); key-value heads shared by groups of query heads
-    (grouped-query attention) are read where they are. The cached form writes the new keys and values into
-    copies of the (B, Hkv, L, D) caches and attends over every slot, one op per layer and step."""
+    """Every head read in place from the flat (B, S, H*D) queries and (B, S, Hkv*D) keys and values by
+    oneDNN's sgemm (no split / merge transposes, no separate scale, bias add and softmax); a key-value head
+    shared by a group of H / Hkv query heads (grouped- or multi-query attention) is read where it is, not
+    repeated, and its gradient is the sum over its group. The cached form writes the new keys and values
+    into copies of the (B, Hkv, L, D) caches, once per key-value head, and attends over every slot, one op
+    per layer and step. The kernels take the heads as the int32 tensor [H, Hkv]."""
 
     def __init__(self, num_heads: int, num_kv_heads: int, scale: float) -> None:
         super().__init__()
@@ -109,11 +111,12 @@ class Attention(nn.Cell):
 
 
 class RotaryQKV(nn.Cell):
-    """Split a fused [q | k | v] projection and rotate q and k, one op (the composed form is ~17)."""
+    """Split a fused (B, T, (H + 2 Hkv) D) [q | k | v] projection into q (B, T, H D), k and v (B, T, Hkv D)
+    and rotate q and k, one op (the composed form is ~17)."""
 
     def __init__(self, num_heads: int, num_kv_heads: int, head_dim: int) -> None:
         super().__init__()
-        self.kernel = cpu.rotary_qkv_op()
+        self.kernel = cpu.rotary_qkv_op(num_heads, num_kv_heads)
         self.heads = Tensor([num_heads, num_kv_heads], ms.int32)
 
     def construct(self, qkv: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor, Tensor]:

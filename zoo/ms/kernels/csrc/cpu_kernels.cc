@@ -54,6 +54,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -712,6 +713,10 @@ int ZooCpuKernelsVectorPath() { return HasAvx2VectorMath() ? 1 : 0; }
 // 1 when the attention kernels can run (oneDNN's sgemm was linked).
 int ZooCpuKernelsHasGemm() { return dnnl_sgemm != nullptr ? 1 : 0; }
 
+// 1: the attention and RoPE kernels take heads [H, Hkv] with Hkv dividing H (grouped- and multi-query
+// attention), not only H = Hkv.
+int ZooCpuKernelsGroupedHeads() { return 1; }
+
 // params: x, y
 int GeluErf(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (nparam != 2 || !AllFloat32(nparam, dtypes)) return 1;
@@ -832,61 +837,67 @@ int AddRmsNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, cons
 #undef ZOO_F
 #undef ZOO_CF
 
-// RotaryQkv's shapes: x (B, T, ...) with rows of W = heads D per q, k or v, cos / sin (T, D) at
-// shapes[cos_index], D even. Rows 0 when they do not fit.
+// RotaryQkv's shapes: (B T) rows of H query heads and Hkv key-value heads of width D (heads from the
+// int32 param at heads_index, batch and steps from x_shape), cos / sin (T, D) at shapes[cos_index], D even.
+// ok false when they do not fit.
 struct RotaryShape {
-  int64_t rows = 0, seq = 0, heads = 0, dim = 0;
-  int64_t MinRows() const { return std::max<int64_t>(1, kMinChunk / (3 * heads * dim)); }  // per thread
+  bool ok = false;
+  int64_t batch = 0, seq = 0, rows = 0, heads = 0, kv_heads = 0, dim = 0;
+  int64_t QWidth() const { return heads * dim; }
+  int64_t KvWidth() const { return kv_heads * dim; }
+  int64_t MinRows() const { return std::max<int64_t>(1, kMinChunk / ((heads + 2 * kv_heads) * dim)); }  // per thread
 };
 
-RotaryShape CheckRotary(const int64_t *x_shape, int64_t width, int *ndims, int64_t **shapes, int cos_index,
-                        int32_t heads) {
+RotaryShape CheckRotary(const int64_t *x_shape, int *ndims, int64_t **shapes, void **params, int cos_index,
+                        int heads_index) {
   RotaryShape out;
-  if (ndims[cos_index] != 2 || ndims[cos_index + 1] != 2 || heads < 1) return out;
-  const int64_t seq = x_shape[1], dim = shapes[cos_index][1];
-  const int64_t *sin_shape = shapes[cos_index + 1];
-  if (width != heads * dim || dim % 2 != 0 || shapes[cos_index][0] != seq || sin_shape[0] != seq ||
-      sin_shape[1] != dim)
+  if (ndims[cos_index] != 2 || !ReadHeads(ndims, shapes, params, heads_index, &out.heads, &out.kv_heads))
     return out;
-  out.rows = x_shape[0] * seq;
-  out.seq = seq;
-  out.heads = heads;
-  out.dim = dim;
+  out.batch = x_shape[0];
+  out.seq = x_shape[1];
+  out.dim = shapes[cos_index][1];
+  out.rows = out.batch * out.seq;
+  out.ok = out.dim >= 2 && out.dim % 2 == 0 && ShapeIs(ndims, shapes, cos_index, {out.seq, out.dim}) &&
+           ShapeIs(ndims, shapes, cos_index + 1, {out.seq, out.dim});
   return out;
 }
 
-// params: qkv (B, T, 3 W), cos (T, D), sin (T, D), heads (1) int32; q, k, v (B, T, W)
+// params: qkv (B, T, (H + 2 Hkv) D), cos (T, D), sin (T, D), heads (2: H, Hkv; or 1: H = Hkv) int32;
+// q (B, T, H D), k, v (B, T, Hkv D)
 int RotaryQkv(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (nparam != 7 || !Float32Except(nparam, dtypes, 3)) return 1;
-  const int32_t heads = *static_cast<const int32_t *>(params[3]);
-  if (ndims[0] != 3 || shapes[0][2] % 3 != 0) return 2;
-  const RotaryShape shape = CheckRotary(shapes[0], shapes[0][2] / 3, ndims, shapes, 1, heads);
-  if (shape.rows == 0) return 2;
+  if (ndims[0] != 3) return 2;
+  const RotaryShape shape = CheckRotary(shapes[0], ndims, shapes, params, 1, 3);
+  if (!shape.ok || shapes[0][2] != shape.QWidth() + 2 * shape.KvWidth()) return 2;
+  if (!ShapeIs(ndims, shapes, 4, {shape.batch, shape.seq, shape.QWidth()})) return 2;
+  for (int i : {5, 6})
+    if (!ShapeIs(ndims, shapes, i, {shape.batch, shape.seq, shape.KvWidth()})) return 2;
   const float *x = static_cast<const float *>(params[0]);
   const float *cos = static_cast<const float *>(params[1]), *sin = static_cast<const float *>(params[2]);
   float *q = static_cast<float *>(params[4]), *k = static_cast<float *>(params[5]);
   float *v = static_cast<float *>(params[6]);
   ParallelFor(shape.rows, [&](int64_t begin, int64_t end) {
-    RotaryQkvRows(x, cos, sin, q, k, v, shape.seq, shape.heads, shape.dim, begin, end);
+    RotaryQkvRows(x, cos, sin, q, k, v, shape.seq, shape.heads, shape.kv_heads, shape.dim, begin, end);
   }, shape.MinRows());
   return 0;
 }
 
-// params: dq, dk, dv (B, T, W), cos (T, D), sin (T, D), heads (1) int32; dqkv (B, T, 3 W)
+// params: dq (B, T, H D), dk, dv (B, T, Hkv D), cos (T, D), sin (T, D), heads (2 or 1) int32;
+// dqkv (B, T, (H + 2 Hkv) D)
 int RotaryQkvGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (nparam != 7 || !Float32Except(nparam, dtypes, 5)) return 1;
-  const int32_t heads = *static_cast<const int32_t *>(params[5]);
   if (ndims[0] != 3) return 2;
-  const int64_t n = Elements(ndims[0], shapes[0]);
-  if (Elements(ndims[1], shapes[1]) != n || Elements(ndims[2], shapes[2]) != n) return 2;
-  const RotaryShape shape = CheckRotary(shapes[0], shapes[0][2], ndims, shapes, 3, heads);
-  if (shape.rows == 0) return 2;
+  const RotaryShape shape = CheckRotary(shapes[0], ndims, shapes, params, 3, 5);
+  if (!shape.ok || !ShapeIs(ndims, shapes, 0, {shape.batch, shape.seq, shape.QWidth()})) return 2;
+  for (int i : {1, 2})
+    if (!ShapeIs(ndims, shapes, i, {shape.batch, shape.seq, shape.KvWidth()})) return 2;
+  if (!ShapeIs(ndims, shapes, 6, {shape.batch, shape.seq, shape.QWidth() + 2 * shape.KvWidth()})) return 2;
   const float *dq = static_cast<const float *>(params[0]), *dk = static_cast<const float *>(params[1]);
   const float *dv = static_cast<const float *>(params[2]);
   const float *cos = static_cast<const float *>(params[3]), *sin = static_cast<const float *>(params[4]);
   float *dqkv = static_cast<float *>(params[6]);
   ParallelFor(shape.rows, [&](int64_t begin, int64_t end) {
-    RotaryQkvGradRows(dq, dk, dv, cos, sin, dqkv, shape.seq, shape.heads, shape.dim, begin, end);
+    RotaryQkvGradRows(dq, dk, dv, cos, sin, dqkv, shape.seq, shape.heads, shape.kv_heads, shape.dim, begin, end);
   }, shape.MinRows());
   return 0;
 }
@@ -1018,20 +1029,22 @@ int SwiGluGrad(int nparam, void **params, int *ndims, int64_t **shapes, const ch
   return 0;
 }
 
-// params: q, k, v (B, S, W = H D) float32, bias float32 additive, (B, 1, 1, S) or (B, 1, S, S),
-// scale (1) float32, heads (1) int32; out (B, S, W), probs (B, H, S, S)
+// params: q (B, S, H D), k, v (B, S, Hkv D) float32, bias float32 additive, (B, 1, 1, S) or (B, 1, S, S),
+// scale (1) float32, heads (2: H, Hkv; or 1: H = Hkv) int32; out (B, S, H D), probs (B, H, S, S)
 int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (dnnl_sgemm == nullptr) return 3;
   if (nparam != 8 || !Float32Except(nparam, dtypes, 5) || ndims[0] != 3) return 1;
   const int64_t batch = shapes[0][0], seq = shapes[0][1], width = shapes[0][2];
-  const int64_t heads = *static_cast<const int32_t *>(params[5]);
+  int64_t heads, kv_heads;
+  if (!ReadHeads(ndims, shapes, params, 5, &heads, &kv_heads) || width % heads != 0 || width < heads) return 2;
+  const int64_t head_dim = width / heads, kv_width = kv_heads * head_dim, group = heads / kv_heads;
   const int64_t bias_size = Elements(ndims[3], shapes[3]);
   if (bias_size != batch * seq && bias_size != batch * seq * seq) return 2;
   const int64_t bias_row_stride = bias_size == batch * seq ? 0 : seq;  // one row per sequence, or per query
-  if (heads < 1 || width % heads != 0) return 2;
-  for (int i = 1; i < 3; ++i)
-    if (Elements(ndims[i], shapes[i]) != batch * seq * width) return 2;
-  const int64_t head_dim = width / heads;
+  for (int i : {1, 2})
+    if (!ShapeIs(ndims, shapes, i, {batch, seq, kv_width})) return 2;
+  if (!ShapeIs(ndims, shapes, 6, {batch, seq, width}) || !ShapeIs(ndims, shapes, 7, {batch, heads, seq, seq}))
+    return 2;
   const float *q = static_cast<const float *>(params[0]), *k = static_cast<const float *>(params[1]);
   const float *v = static_cast<const float *>(params[2]), *bias = static_cast<const float *>(params[3]);
   const float scale = *static_cast<const float *>(params[4]);
@@ -1061,14 +1074,16 @@ int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const cha
   int status = 0;
   ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
     for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t b = bh / heads, offset = b * seq * width + (bh % heads) * head_dim;
+      // query head h (leading dimension width) reads key-value head h / group (leading dimension kv_width)
+      const int64_t b = bh / heads, h = bh % heads;
+      const int64_t offset = b * seq * width + h * head_dim, kv_offset = b * seq * kv_width + (h / group) * head_dim;
       float *p = probs + bh * seq * seq;
       if (causal[b]) {
         int s = 0;
         for (int64_t r0 = 0; r0 < seq; r0 += kRowBlock) {
           const int64_t r1 = std::min(seq, r0 + kRowBlock);  // rows [r0, r1) see keys [0, r1)
-          s |= dnnl_sgemm('N', 'T', r1 - r0, r1, head_dim, scale, q + offset + r0 * width, width, k + offset,
-                          width, 0.0f, p + r0 * seq, seq);
+          s |= dnnl_sgemm('N', 'T', r1 - r0, r1, head_dim, scale, q + offset + r0 * width, width, k + kv_offset,
+                          kv_width, 0.0f, p + r0 * seq, seq);
           for (int64_t i = r0; i < r1; ++i) {
             float *row = p + i * seq;
             const float *bias_row = bias + (b * seq + i) * seq;
@@ -1080,54 +1095,72 @@ int Attention(int nparam, void **params, int *ndims, int64_t **shapes, const cha
             SoftmaxRow(row, r1);
             std::fill(row + r1, row + seq, 0.0f);
           }
-          s |= dnnl_sgemm('N', 'N', r1 - r0, head_dim, r1, 1.0f, p + r0 * seq, seq, v + offset, width, 0.0f,
+          s |= dnnl_sgemm('N', 'N', r1 - r0, head_dim, r1, 1.0f, p + r0 * seq, seq, v + kv_offset, kv_width, 0.0f,
                           out + offset + r0 * width, width);
           for (int64_t i = r0; i < r1; ++i) {
             const float *row = p + i * seq;
             if (r1 < seq && row[seq - 1] != 0.0f)  // a uniform row: its keys past r1 count too
-              s |= dnnl_sgemm('N', 'N', 1, head_dim, seq - r1, 1.0f, row + r1, seq, v + offset + r1 * width, width,
-                              1.0f, out + offset + i * width, width);
+              s |= dnnl_sgemm('N', 'N', 1, head_dim, seq - r1, 1.0f, row + r1, seq, v + kv_offset + r1 * kv_width,
+                              kv_width, 1.0f, out + offset + i * width, width);
           }
         }
         if (s != 0) status = 10 + s;
         continue;
       }
-      int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, scale, q + offset, width, k + offset, width, 0.0f, p, seq);
+      int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, scale, q + offset, width, k + kv_offset, kv_width, 0.0f, p,
+                         seq);
       for (int64_t i = 0; i < seq; ++i) {
         float *row = p + i * seq;
         BiasedSoftmaxRow(row, bias + b * (bias_row_stride ? seq * seq : seq) + i * bias_row_stride, seq);
       }
-      s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, 1.0f, p, seq, v + offset, width, 0.0f, out + offset, width);
+      s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, 1.0f, p, seq, v + kv_offset, kv_width, 0.0f, out + offset,
+                      width);
       if (s != 0) status = 10 + s;
     }
   }, 1);
   return status;
 }
 
-// params: q, k, v, bias, scale, heads, probs (B, H, S, S), dout (B, S, W); dq, dk, dv (B, S, W)
-// dP = dO V^T, dV = P^T dO, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q.
+// params: q, k, v, bias, scale, heads, probs (B, H, S, S), dout (B, S, H D); dq (B, S, H D), dk, dv (B, S, Hkv D)
+// Per query head: dP = dO V^T, dV = P^T dO, dS = P (dP - rowsum(P dP)), dQ = scale dS K, dK = scale dS^T Q.
+// A key-value head's dK and dV are the sums of its group's shares (H / Hkv query heads): each query head
+// writes its share to a block of its own, and the blocks are summed per key-value head in member order
+// afterwards, so every query head runs in parallel and the result does not depend on the thread count.
+// Alone in its group (Hkv = H) a query head writes dK and dV in place.
 int AttentionGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (dnnl_sgemm == nullptr) return 3;
-  if (nparam != 11 || std::strcmp(dtypes[5], "int32") != 0 || ndims[0] != 3) return 1;
+  if (nparam != 11 || !Float32Except(nparam, dtypes, 5) || ndims[0] != 3) return 1;
   const int64_t batch = shapes[0][0], seq = shapes[0][1], width = shapes[0][2];
-  const int64_t heads = *static_cast<const int32_t *>(params[5]);
-  if (heads < 1 || width % heads != 0) return 2;
-  const int64_t head_dim = width / heads;
+  int64_t heads, kv_heads;
+  if (!ReadHeads(ndims, shapes, params, 5, &heads, &kv_heads) || width % heads != 0 || width < heads) return 2;
+  const int64_t head_dim = width / heads, kv_width = kv_heads * head_dim, group = heads / kv_heads;
+  for (int i : {1, 2, 9, 10})
+    if (!ShapeIs(ndims, shapes, i, {batch, seq, kv_width})) return 2;
+  for (int i : {7, 8})
+    if (!ShapeIs(ndims, shapes, i, {batch, seq, width})) return 2;
+  if (!ShapeIs(ndims, shapes, 6, {batch, heads, seq, seq})) return 2;
   const float *q = static_cast<const float *>(params[0]), *k = static_cast<const float *>(params[1]);
   const float *v = static_cast<const float *>(params[2]);
   const float scale = *static_cast<const float *>(params[4]);
   const float *probs = static_cast<const float *>(params[6]), *dout = static_cast<const float *>(params[7]);
   float *dq = static_cast<float *>(params[8]), *dk = static_cast<float *>(params[9]);
   float *dv = static_cast<float *>(params[10]);
+  const int64_t share = seq * head_dim;  // one query head's (S, D) share of dK or dV
+  std::unique_ptr<float[]> shares(group > 1 ? new float[2 * batch * heads * share] : nullptr);
+  float *k_shares = shares.get(), *v_shares = group > 1 ? k_shares + batch * heads * share : nullptr;
   int status = 0;
   ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
     std::vector<float> ds(seq * seq);
     for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t offset = (bh / heads) * seq * width + (bh % heads) * head_dim;
+      const int64_t b = bh / heads, h = bh % heads;
+      const int64_t offset = b * seq * width + h * head_dim, kv_offset = b * seq * kv_width + (h / group) * head_dim;
+      float *dk_h = group > 1 ? k_shares + bh * share : dk + kv_offset;
+      float *dv_h = group > 1 ? v_shares + bh * share : dv + kv_offset;
+      const int64_t ld_share = group > 1 ? head_dim : kv_width;
       const float *p = probs + bh * seq * seq;
-      int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, 1.0f, dout + offset, width, v + offset, width, 0.0f,
+      int s = dnnl_sgemm('N', 'T', seq, seq, head_dim, 1.0f, dout + offset, width, v + kv_offset, kv_width, 0.0f,
                          ds.data(), seq);
-      s |= dnnl_sgemm('T', 'N', seq, head_dim, seq, 1.0f, p, seq, dout + offset, width, 0.0f, dv + offset, width);
+      s |= dnnl_sgemm('T', 'N', seq, head_dim, seq, 1.0f, p, seq, dout + offset, width, 0.0f, dv_h, ld_share);
       for (int64_t i = 0; i < seq; ++i) {
         const float *pr = p + i * seq;
         float *dr = ds.data() + i * seq;
@@ -1135,18 +1168,39 @@ int AttentionGrad(int nparam, void **params, int *ndims, int64_t **shapes, const
         for (int64_t j = 0; j < seq; ++j) dot += pr[j] * dr[j];
         for (int64_t j = 0; j < seq; ++j) dr[j] = pr[j] * (dr[j] - dot);
       }
-      s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, scale, ds.data(), seq, k + offset, width, 0.0f, dq + offset,
-                      width);
-      s |= dnnl_sgemm('T', 'N', seq, head_dim, seq, scale, ds.data(), seq, q + offset, width, 0.0f, dk + offset,
-                      width);
+      s |= dnnl_sgemm('N', 'N', seq, head_dim, seq, scale, ds.data(), seq, k + kv_offset, kv_width, 0.0f,
+                      dq + offset, width);
+      s |= dnnl_sgemm('T', 'N', seq, head_dim, seq, scale, ds.data(), seq, q + offset, width, 0.0f, dk_h, ld_share);
       if (s != 0) status = 10 + s;
     }
   }, 1);
+  if (group > 1) {
+    // row r = (b, t) of dK and dV: per key-value head g, the shares of query heads g group ... in order
+    ParallelFor(batch * seq, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t b = r / seq, t = r % seq;
+        for (int64_t g = 0; g < kv_heads; ++g) {
+          const int64_t first = (b * heads + g * group) * share + t * head_dim;
+          float *dk_row = dk + r * kv_width + g * head_dim, *dv_row = dv + r * kv_width + g * head_dim;
+          std::memcpy(dk_row, k_shares + first, head_dim * sizeof(float));
+          std::memcpy(dv_row, v_shares + first, head_dim * sizeof(float));
+          for (int64_t m = 1; m < group; ++m) {
+            const float *k_share = k_shares + first + m * share, *v_share = v_shares + first + m * share;
+            for (int64_t j = 0; j < head_dim; ++j) {
+              dk_row[j] += k_share[j];
+              dv_row[j] += v_share[j];
+            }
+          }
+        }
+      }
+    }, std::max<int64_t>(1, kMinChunk / (2 * width)));
+  }
   return status;
 }
 
-// params: q, k, v (B, T, W = H D), key_cache, value_cache (B, H, L, D), slots (T) int32, bias (B, 1, T, L),
-// scale (1) float32, heads (1) int32; out (B, T, W), new key_cache, new value_cache (B, H, L, D)
+// params: q (B, T, H D), k, v (B, T, Hkv D), key_cache, value_cache (B, Hkv, L, D), slots (T) int32,
+// bias (B, 1, T, L), scale (1) float32, heads (2: H, Hkv; or 1: H = Hkv) int32; out (B, T, H D),
+// new key_cache, new value_cache (B, Hkv, L, D)
 int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
   if (dnnl_sgemm == nullptr) return 3;
   if (nparam != 12 || ndims[0] != 3 || ndims[3] != 4 || std::strcmp(dtypes[5], "int32") != 0 ||
@@ -1155,9 +1209,16 @@ int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, con
   for (int i : {0, 1, 2, 3, 4, 6, 7, 9, 10, 11})
     if (std::strcmp(dtypes[i], "float32") != 0) return 1;
   const int64_t batch = shapes[0][0], steps = shapes[0][1], width = shapes[0][2];
-  const int64_t heads = *static_cast<const int32_t *>(params[8]);
+  int64_t heads, kv_heads;
+  if (!ReadHeads(ndims, shapes, params, 8, &heads, &kv_heads)) return 2;
   const int64_t length = shapes[3][2], head_dim = shapes[3][3];
-  if (heads < 1 || shapes[3][0] != batch || shapes[3][1] != heads || heads * head_dim != width) return 2;
+  const int64_t kv_width = kv_heads * head_dim, group = heads / kv_heads;
+  if (head_dim < 1 || heads * head_dim != width) return 2;
+  for (int i : {3, 4, 10, 11})
+    if (!ShapeIs(ndims, shapes, i, {batch, kv_heads, length, head_dim})) return 2;
+  for (int i : {1, 2})
+    if (!ShapeIs(ndims, shapes, i, {batch, steps, kv_width})) return 2;
+  if (!ShapeIs(ndims, shapes, 9, {batch, steps, width})) return 2;
   if (Elements(ndims[5], shapes[5]) != steps || Elements(ndims[6], shapes[6]) != batch * steps * length) return 2;
   const int32_t *slots = static_cast<const int32_t *>(params[5]);
   for (int64_t t = 0; t < steps; ++t)
@@ -1169,26 +1230,45 @@ int CachedAttention(int nparam, void **params, int *ndims, int64_t **shapes, con
   const float scale = *static_cast<const float *>(params[7]);
   float *out = static_cast<float *>(params[9]), *new_keys = static_cast<float *>(params[10]);
   float *new_values = static_cast<float *>(params[11]);
-  const int64_t block = length * head_dim;  // one (b, h) slice of a cache
+  const int64_t block = length * head_dim;  // one (b, g) slice of a cache
+  // The group's queries of one step are one (group, D) block (leading dimension D). With fewer steps than
+  // members (a decode step) each step's block attends at once, reading the cache once per step; else each
+  // member's (T, D) queries do, reading it once per member.
+  const bool by_step = steps < group;
   int status = 0;
-  ParallelFor(batch * heads, [&](int64_t begin, int64_t end) {
-    std::vector<float> probs(steps * length);
-    for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t b = bh / heads, offset = b * steps * width + (bh % heads) * head_dim;
-      float *keys = new_keys + bh * block, *values = new_values + bh * block;
-      std::memcpy(keys, key_cache + bh * block, block * sizeof(float));
-      std::memcpy(values, value_cache + bh * block, block * sizeof(float));
+  ParallelFor(batch * kv_heads, [&](int64_t begin, int64_t end) {
+    std::vector<float> probs((by_step ? group : steps) * length);
+    for (int64_t bg = begin; bg < end; ++bg) {
+      const int64_t b = bg / kv_heads, g = bg % kv_heads, kv_offset = b * steps * kv_width + g * head_dim;
+      float *keys = new_keys + bg * block, *values = new_values + bg * block;
+      std::memcpy(keys, key_cache + bg * block, block * sizeof(float));
+      std::memcpy(values, value_cache + bg * block, block * sizeof(float));
       for (int64_t t = 0; t < steps; ++t) {
-        std::memcpy(keys + slots[t] * head_dim, k + offset + t * width, head_dim * sizeof(float));
-        std::memcpy(values + slots[t] * head_dim, v + offset + t * width, head_dim * sizeof(float));
+        std::memcpy(keys + slots[t] * head_dim, k + kv_offset + t * kv_width, head_dim * sizeof(float));
+        std::memcpy(values + slots[t] * head_dim, v + kv_offset + t * kv_width, head_dim * sizeof(float));
       }
-      int s = dnnl_sgemm('N', 'T', steps, length, head_dim, scale, q + offset, width, keys, head_dim, 0.0f,
-                         probs.data(), length);
-      for (int64_t t = 0; t < steps; ++t) {
-        BiasedSoftmaxRow(probs.data() + t * length, bias + (b * steps + t) * length, length);
+      int s = 0;
+      if (by_step) {
+        for (int64_t t = 0; t < steps; ++t) {
+          const int64_t offset = (b * steps + t) * width + g * group * head_dim;
+          const float *bias_row = bias + (b * steps + t) * length;
+          s |= dnnl_sgemm('N', 'T', group, length, head_dim, scale, q + offset, head_dim, keys, head_dim, 0.0f,
+                          probs.data(), length);
+          for (int64_t m = 0; m < group; ++m) BiasedSoftmaxRow(probs.data() + m * length, bias_row, length);
+          s |= dnnl_sgemm('N', 'N', group, head_dim, length, 1.0f, probs.data(), length, values, head_dim, 0.0f,
+                          out + offset, head_dim);
+        }
+      } else {
+        for (int64_t m = 0; m < group; ++m) {
+          const int64_t offset = b * steps * width + (g * group + m) * head_dim;
+          s |= dnnl_sgemm('N', 'T', steps, length, head_dim, scale, q + offset, width, keys, head_dim, 0.0f,
+                          probs.data(), length);
+          for (int64_t t = 0; t < steps; ++t)
+            BiasedSoftmaxRow(probs.data() + t * length, bias + (b * steps + t) * length, length);
+          s |= dnnl_sgemm('N', 'N', steps, head_dim, length, 1.0f, probs.data(), length, values, head_dim, 0.0f,
+                          out + offset, width);
+        }
       }
-      s |= dnnl_sgemm('N', 'N', steps, head_dim, length, 1.0f, probs.data(), length, values, head_dim, 0.0f,
-                      out + offset, width);
       if (s != 0) status = 10 + s;
     }
   }, 1);
