@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.core.checkpoint import ParamSpec, StateDict, iter_tensors, read_config, tensor_names, to_zoo
+from zoo.core.checkpoint import Converter, ParamSpec, StateDict, iter_tensors, read_config, tensor_names, to_zoo
 from zoo.core.errors import CheckpointError
 from zoo.core.family import Family
 from zoo.families import family_for
@@ -76,6 +76,19 @@ def check_state(state: Mapping[str, np.ndarray], expected: ParamSpec, source: st
         raise CheckpointError(f"{source} does not match the model: " + "; ".join(problems))
 
 
+def stream_state(spec: ModelSpec, expected: ParamSpec, assign) -> None:
+    """Convert the checkpoint tensor by tensor, calling `assign(zoo name, array)` for each parameter as soon as
+    it is complete, and check the whole against the model's `expected` shapes at the end. Peak memory is the
+    model plus about one tensor, where `load_tensors` + `to_zoo` would hold the checkpoint as well."""
+    keymap = spec.family.keymap(spec.config, tensor_names(spec.folder))
+    converter = Converter(keymap, str(spec.folder))
+    for name, tensor in iter_tensors(spec.folder):
+        for target, array in converter.feed(name, tensor):
+            if target in expected and tuple(array.shape) == tuple(expected[target]):
+                assign(target, array)
+    converter.finish(expected)
+
+
 def _check_dtype(dtype: str) -> str:
     if dtype not in DTYPES:
         raise CheckpointError(f"dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
@@ -92,12 +105,16 @@ def build_ms(spec: ModelSpec, dtype: str = "float32"):
 
 
 def load_ms(spec: ModelSpec, dtype: str = "float32", state: StateDict | None = None):
-    from zoo.ms.weights import load_state, ms_dtype, param_spec
+    """The MindSpore model with the checkpoint's weights (streamed from the folder unless `state` is given)."""
+    from zoo.ms.weights import load_state, ms_dtype, param_spec, set_parameter
 
     net = build_ms(spec, dtype)
-    state = zoo_state(spec) if state is None else state
-    check_state(state, param_spec(net), str(spec.folder), spec)
-    load_state(net, state, ms_dtype(dtype))
+    if state is None:
+        params = dict(net.parameters_and_names())
+        stream_state(spec, param_spec(net), lambda name, array: set_parameter(params[name], array, ms_dtype(dtype)))
+    else:
+        check_state(state, param_spec(net), str(spec.folder), spec)
+        load_state(net, state, ms_dtype(dtype))
     net.set_train(False)
     return net
 
@@ -115,12 +132,16 @@ def build_pt(spec: ModelSpec, dtype: str = "float32", device: str = "cpu"):
 
 
 def load_pt(spec: ModelSpec, dtype: str = "float32", state: StateDict | None = None):
-    from zoo.pt.weights import load_state, param_spec
+    """The torch twin with the checkpoint's weights (streamed from the folder unless `state` is given)."""
+    from zoo.pt.weights import load_state, param_spec, set_parameter
 
     model = build_pt(spec, dtype)
-    state = zoo_state(spec) if state is None else state
-    check_state(state, param_spec(model), str(spec.folder), spec)
-    load_state(model, state)
+    if state is None:
+        params = dict(model.named_parameters())
+        stream_state(spec, param_spec(model), lambda name, array: set_parameter(params[name], array))
+    else:
+        check_state(state, param_spec(model), str(spec.folder), spec)
+        load_state(model, state)
     return model.eval()
 
 

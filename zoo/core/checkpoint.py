@@ -245,9 +245,128 @@ def _format_keys(title: str, keys: Iterable[str], limit: int = 12) -> str:
     return f"{title} ({len(keys)}): {shown}"
 
 
+class Converter:
+    """The strict conversion, one upstream tensor at a time: `feed` returns the zoo tensors that are complete
+    (a fused tensor once all its parts arrived), so a loader can place each into the model and drop it; peak
+    memory is about one tensor (and the parts of one fuse), not the checkpoint. `finish` raises one
+    CheckpointError listing every problem seen: unused or duplicated keys, incomplete fuses, tied copies that
+    differ from their source (compared by digest), non-float weights and, given the model's parameter
+    shapes, missing, extra and mis-shaped parameters."""
+
+    def __init__(self, keymap: KeyMap, source: str = "checkpoint") -> None:
+        self.keymap = keymap
+        self.source = source
+        self.origin: dict[str, str] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.unexpected: list[str] = []
+        self.duplicated: list[str] = []
+        self.not_float: list[str] = []
+        self.problems: list[str] = []
+        self.fuse_parts: dict[str, dict[int, tuple[str, np.ndarray]]] = {}
+        self.fuse_rules: dict[str, Fuse] = {}
+        self.tied_copies: dict[str, tuple[str, str]] = {}      # tied zoo name -> (upstream name, digest)
+        self.source_digests: dict[str, str] = {}
+        self.tied_sources = set(keymap.tied.values())
+
+    @staticmethod
+    def _digest(array: np.ndarray) -> str:
+        import hashlib
+
+        digest = hashlib.sha256(f"{array.dtype}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).view(np.uint8).reshape(-1).data)
+        return digest.hexdigest()
+
+    def _place(self, target: str, piece: np.ndarray, name: str) -> list[tuple[str, np.ndarray]]:
+        if target in self.keymap.tied:
+            self.tied_copies[target] = (name, self._digest(piece))
+            return []
+        if target in self.origin:
+            self.duplicated.append(f"{target} <- {self.origin[target]} and {name}")
+            return []
+        self.origin[target] = name
+        self.shapes[target] = tuple(piece.shape)
+        if piece.dtype.kind != "f":
+            self.not_float.append(f"{target}: {piece.dtype} (from {name})")
+        if target in self.tied_sources:
+            self.source_digests[target] = self._digest(piece)
+        return [(target, piece)]
+
+    def feed(self, name: str, tensor: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        if self.keymap.is_ignored(name):
+            return []
+        fused = self.keymap.fuse_for(name)
+        if fused is not None:
+            rule, index, groups = fused
+            target = rule.zoo.format(*groups)
+            self.fuse_rules[target] = rule
+            parts = self.fuse_parts.setdefault(target, {})
+            if index in parts:
+                self.duplicated.append(f"{target} <- {parts[index][0]} and {name}")
+            parts[index] = (name, tensor)
+            if len(parts) < len(rule.upstream):
+                return []
+            del self.fuse_parts[target]
+            names = [parts[i][0] for i in range(len(rule.upstream))]
+            try:
+                whole = np.concatenate([parts[i][1] for i in range(len(rule.upstream))], axis=rule.dim)
+            except ValueError as err:
+                self.problems.append(f"cannot fuse {', '.join(names)} into {target}: {err}")
+                return []
+            return self._place(target, whole, "+".join(names))
+        split = self.keymap.split_for(name)
+        if split is not None:
+            rule, groups = split
+            try:
+                pieces = rule.pieces(tensor)
+            except CheckpointError as err:
+                self.problems.append(f"{name}: {err}")
+                return []
+            out = []
+            for pattern, piece in zip(rule.zoo, pieces, strict=True):
+                out += self._place(pattern.format(*groups), piece, name)
+            return out
+        target = self.keymap.zoo_name(name)
+        if target is None:
+            self.unexpected.append(name)
+            return []
+        return self._place(target, tensor, name)
+
+    def finish(self, expected: ParamSpec | None = None) -> None:
+        problems = list(self.problems)
+        for target, parts in self.fuse_parts.items():
+            rule = self.fuse_rules[target]
+            groups = _pattern_regex(rule.zoo).match(target).groups()
+            absent = [p.format(*groups) for i, p in enumerate(rule.upstream) if i not in parts]
+            problems.append(f"{target} needs {', '.join(absent)} to fuse with "
+                            f"{', '.join(n for n, _ in parts.values())}")
+        for target, (name, digest) in self.tied_copies.items():
+            source_name = self.keymap.tied[target]
+            if source_name in self.source_digests and self.source_digests[source_name] != digest:
+                problems.append(f"{name} is declared tied to {self.origin[source_name]} but their values differ")
+        if self.unexpected:
+            problems.append(_format_keys("unexpected keys", self.unexpected))
+        if self.duplicated:
+            problems.append(_format_keys("keys set twice", self.duplicated))
+        if self.not_float:
+            problems.append(_format_keys("not floating-point weights", self.not_float, limit=6))
+        if expected is not None:
+            missing = sorted(set(expected) - set(self.shapes))
+            extra = sorted(set(self.shapes) - set(expected))
+            bad_shape = [f"{k}: checkpoint {self.shapes[k]} vs model {tuple(expected[k])} (from {self.origin[k]})"
+                         for k in sorted(set(self.shapes) & set(expected)) if self.shapes[k] != tuple(expected[k])]
+            if missing:
+                problems.append(_format_keys("missing keys", [self.keymap.upstream_name(m) or m for m in missing]))
+            if extra:
+                problems.append(_format_keys("keys the model has no parameter for", [self.origin[e] for e in extra]))
+            if bad_shape:
+                problems.append(_format_keys("shape mismatches", bad_shape, limit=6))
+        if problems:
+            raise CheckpointError(f"{self.source} does not match the model: " + "; ".join(problems))
+
+
 def to_zoo(upstream: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]], keymap: KeyMap,
            expected: ParamSpec | None, source: str = "checkpoint") -> StateDict:
-    """Rename an upstream state dict to zoo names, strictly.
+    """Rename an upstream state dict to zoo names, strictly (Converter, collected into one dict).
 
     Every upstream tensor is used exactly once (or declared ignored / tied), every expected zoo
     parameter is set exactly once with the expected shape from a float tensor; anything else raises
@@ -255,88 +374,11 @@ def to_zoo(upstream: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]]
     `mindzoo pull` can do before any framework builds the model).
     """
     items = upstream.items() if isinstance(upstream, Mapping) else upstream
+    converter = Converter(keymap, source)
     state: StateDict = {}
-    origin: dict[str, str] = {}
-    unexpected, duplicated, tied_copies = [], [], {}
-    fuse_parts: dict[str, dict[int, tuple[str, np.ndarray]]] = {}
-    fuse_rules: dict[str, Fuse] = {}
-    problems = []
     for name, tensor in items:
-        if keymap.is_ignored(name):
-            continue
-        fused = keymap.fuse_for(name)
-        if fused is not None:
-            rule, index, groups = fused
-            target = rule.zoo.format(*groups)
-            fuse_rules[target] = rule
-            parts = fuse_parts.setdefault(target, {})
-            if index in parts:
-                duplicated.append(f"{target} <- {parts[index][0]} and {name}")
-            parts[index] = (name, tensor)
-            continue
-        split = keymap.split_for(name)
-        if split is not None:
-            rule, groups = split
-            targets = [p.format(*groups) for p in rule.zoo]
-            try:
-                pieces = list(zip(targets, rule.pieces(tensor), strict=True))
-            except CheckpointError as err:
-                problems.append(f"{name}: {err}")
-                continue
-        else:
-            target = keymap.zoo_name(name)
-            if target is None:
-                unexpected.append(name)
-                continue
-            pieces = [(target, tensor)]
-        for target, piece in pieces:
-            if target in keymap.tied:
-                tied_copies[target] = (name, piece)
-            elif target in state:
-                duplicated.append(f"{target} <- {origin[target]} and {name}")
-            else:
-                state[target] = piece
-                origin[target] = name
-
-    for target, parts in fuse_parts.items():
-        rule = fuse_rules[target]
-        absent = [p for i, p in enumerate(rule.upstream) if i not in parts]
-        if absent:
-            groups = _pattern_regex(rule.zoo).match(target).groups()
-            problems.append(f"{target} needs {', '.join(p.format(*groups) for p in absent)} to fuse with "
-                            f"{', '.join(n for n, _ in parts.values())}")
-            continue
-        names = [parts[i][0] for i in range(len(rule.upstream))]
-        try:
-            state[target] = np.concatenate([parts[i][1] for i in range(len(rule.upstream))], axis=rule.dim)
-        except ValueError as err:
-            problems.append(f"cannot fuse {', '.join(names)} into {target}: {err}")
-            continue
-        origin[target] = "+".join(names)
-    for target, (name, piece) in tied_copies.items():
-        source_name = keymap.tied[target]
-        if source_name in state and not np.array_equal(state[source_name], piece):
-            problems.append(f"{name} is declared tied to {origin[source_name]} but their values differ")
-    not_float = [f"{k}: {v.dtype} (from {origin[k]})" for k, v in state.items() if v.dtype.kind != "f"]
-    if unexpected:
-        problems.append(_format_keys("unexpected keys", unexpected))
-    if duplicated:
-        problems.append(_format_keys("keys set twice", duplicated))
-    if not_float:
-        problems.append(_format_keys("not floating-point weights", not_float, limit=6))
-    if expected is not None:
-        missing = sorted(set(expected) - set(state))
-        extra = sorted(set(state) - set(expected))
-        bad_shape = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k])} (from {origin[k]})"
-                     for k in sorted(set(state) & set(expected)) if tuple(state[k].shape) != tuple(expected[k])]
-        if missing:
-            problems.append(_format_keys("missing keys", [keymap.upstream_name(m) or m for m in missing]))
-        if extra:
-            problems.append(_format_keys("keys the model has no parameter for", [origin[e] for e in extra]))
-        if bad_shape:
-            problems.append(_format_keys("shape mismatches", bad_shape, limit=6))
-    if problems:
-        raise CheckpointError(f"{source} does not match the model: " + "; ".join(problems))
+        state.update(converter.feed(name, tensor))
+    converter.finish(expected)
     return state
 
 

@@ -20,10 +20,15 @@ def param_spec(net: nn.Cell) -> dict[str, tuple[int, ...]]:
     return {name: tuple(p.shape) for name, p in net.parameters_and_names()}
 
 
+def set_parameter(param, array: np.ndarray, dtype=ms.float32) -> None:
+    """One parameter from a float array (bf16 already widened to fp32 by the reader), cast to `dtype`."""
+    param.set_data(Tensor(np.asarray(array, dtype=np.float32), dtype))
+
+
 def load_state(net: nn.Cell, state: Mapping[str, np.ndarray], dtype=ms.float32) -> nn.Cell:
     """Set every parameter from `state` (already checked against the Cell) in `dtype`."""
     for name, param in net.parameters_and_names():
-        param.set_data(Tensor(np.asarray(state[name], dtype=np.float32), dtype))
+        set_parameter(param, state[name], dtype)
     return net
 
 

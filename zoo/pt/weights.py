@@ -20,11 +20,16 @@ def param_spec(model: nn.Module) -> dict[str, tuple[int, ...]]:
     return {name: tuple(p.shape) for name, p in model.named_parameters()}
 
 
+@torch.no_grad()
+def set_parameter(param: torch.nn.Parameter, array: np.ndarray) -> None:
+    """One parameter from an array, cast to the parameter's own dtype."""
+    param.copy_(torch.from_numpy(np.ascontiguousarray(array)).to(param.dtype))
+
+
 def load_state(model: nn.Module, state: Mapping[str, np.ndarray]) -> nn.Module:
     """Copy every parameter from `state` into the model, cast to each parameter's own dtype."""
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            param.copy_(torch.from_numpy(np.ascontiguousarray(state[name])).to(param.dtype))
+    for name, param in model.named_parameters():
+        set_parameter(param, state[name])
     return model
 
 
