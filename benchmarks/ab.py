@@ -17,27 +17,41 @@ import time
 
 from benchmarks.profile_ms import add_ms_job_arguments
 
-# the kernels that can be switched off per cell: class name in zoo.ms.layers -> what it runs
-KERNELS = {  # name: the cells it lives in, and the flag that switches it
-    "attention": (("HeadsAttention",), "use_cpu_kernel"),
-    "swiglu": (("SwiGLU",), "use_cpu_kernel"),
-    "layernorm": (("LayerNorm",), "use_cpu_kernel"),
-    "gelu": (("GELU",), "use_cpu_kernel"),
-    "rmsnorm": (("RMSNorm",), "use_cpu_kernel"),
-    "rotary": (("RotaryQKV",), "use_cpu_kernel"),
-    "residual-norm": (("LayerNorm", "RMSNorm"), "use_add_cpu_kernel"),  # Add + the norm kernel instead
+# the kernels that can be switched off: the semantic layer classes (zoo.ms.layers) whose CPU kernel is swapped
+# for its composed equivalent; "residual-norm" keeps the norm kernels but does the residual sum as an Add
+KERNELS = {
+    "attention": ("Attention",),
+    "swiglu": ("SwiGLU",),
+    "layernorm": ("LayerNorm",),
+    "gelu": ("GELU",),
+    "rmsnorm": ("RMSNorm",),
+    "rotary": ("RotaryQKV",),
+    "residual-norm": ("LayerNorm", "RMSNorm"),
 }
 
 
 def switch_off(net, kernels: list[str]) -> int:
-    """Clear the named kernels' flags on every cell that has them set; returns how many cells changed."""
+    """Replace the named layers' CPU kernels (kernel policy path "cpu") on every cell that has one; returns
+    how many cells changed."""
+    from zoo.ms import kernels as policy
+
     changed = 0
     for _, cell in net.cells_and_names():
+        kernel = getattr(cell, "kernel", None)
+        if kernel is None or not isinstance(kernel, policy.nn.Cell) or policy.path_of(kernel) != policy.CPU_PATH:
+            continue
         hit = False
         for name in kernels:
-            classes, flag = KERNELS[name]
-            if type(cell).__name__ in classes and getattr(cell, flag, False):
-                setattr(cell, flag, False)
+            if type(cell).__name__ not in KERNELS[name]:
+                continue
+            if name == "residual-norm":
+                hit = hit or kernel.fuse_add
+                kernel.fuse_add = False
+            else:
+                eps = getattr(cell, "eps", None)
+                cell.kernel = kernel.composed()
+                if eps is not None:
+                    cell.eps = eps
                 hit = True
         changed += hit
     return changed

@@ -21,13 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     import mindspore as ms
 
     import parity
-    from zoo import tiny
+    from zoo.families import tiny_writers
 
     ms.set_context(enable_graph_kernel=True)
     models = list(argv)
     if not models:
         root = Path(tempfile.mkdtemp(prefix="mindzoo-fused-parity-"))
-        models = [str(tiny.WRITERS[name](root / name)) for name in tiny.WRITERS] + ["minilm-l6"]
+        models = [str(write(root / name)) for name, write in tiny_writers().items()] + ["minilm-l6"]
     failed = 0
     for model in models:
         report = parity.compare(model, backends=("ms-graph", "pt", "ref"), localize=False)

@@ -3,7 +3,9 @@
 Each takes the same arguments as its composed twin in composed.py and computes the same formula in one
 op each way (forward, and one gradient kernel), where MindSpore 2.9's CPU kernels take several launches
 or run scalar code (docs/PERFORMANCE.md). Built only when the policy chose the "cpu" path: float32 on a
-CPU target, library built.
+CPU target, library built. `composed()` gives each one's composed equivalent (benchmarks.ab measures what
+a kernel is worth by swapping it in); the norms' `fuse_add = False` keeps the kernel but does the residual
+sum as a separate Add.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from zoo.ms.kernels import cpu
+from zoo.ms.kernels import composed, cpu
 
 
 class _Eps(nn.Cell):
@@ -34,36 +36,52 @@ class LayerNorm(_Eps):
 
     def __init__(self, dim: int, eps: float, dtype) -> None:
         super().__init__()
+        self.dim = dim
         self.eps = eps
         self.ones = Tensor(np.ones(dim), dtype)
         self.zeros = Tensor(np.zeros(dim), dtype)
         self.kernel = cpu.layer_norm_op()
         self.add_kernel = cpu.add_layer_norm_op()
+        self.fuse_add = True
 
     def construct(self, x: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
         return self.kernel(x, self.ones if weight is None else weight, self.zeros if bias is None else bias,
                            self.eps_tensor)
 
     def add(self, residual: Tensor, x: Tensor, weight: Tensor | None, bias: Tensor | None):
+        if not self.fuse_add:
+            total = residual + x
+            return self.construct(total, weight, bias), total
         total, y = self.add_kernel(residual, x, self.ones if weight is None else weight,
                                    self.zeros if bias is None else bias, self.eps_tensor)
         return y, total
+
+    def composed(self) -> nn.Cell:
+        return composed.LayerNorm(self.dim, self.eps)
 
 
 class RmsNorm(_Eps):
     def __init__(self, dim: int, eps: float, dtype) -> None:
         super().__init__()
+        self.dim = dim
         self.eps = eps
         self.ones = Tensor(np.ones(dim), dtype)
         self.kernel = cpu.rms_norm_op()
         self.add_kernel = cpu.add_rms_norm_op()
+        self.fuse_add = True
 
     def construct(self, x: Tensor, weight: Tensor | None) -> Tensor:
         return self.kernel(x, self.ones if weight is None else weight, self.eps_tensor)
 
     def add(self, residual: Tensor, x: Tensor, weight: Tensor | None):
+        if not self.fuse_add:
+            total = residual + x
+            return self.construct(total, weight), total
         total, y = self.add_kernel(residual, x, self.ones if weight is None else weight, self.eps_tensor)
         return y, total
+
+    def composed(self) -> nn.Cell:
+        return composed.RmsNorm(self.dim, self.eps)
 
 
 class Gelu(nn.Cell):
@@ -76,15 +94,22 @@ class Gelu(nn.Cell):
     def construct(self, x: Tensor) -> Tensor:
         return self.kernel(x)
 
+    def composed(self) -> nn.Cell:
+        return composed.Gelu()
+
 
 class SwiGLU(nn.Cell):
     def __init__(self, gate_first: bool) -> None:
         super().__init__()
         self.kernel = cpu.swiglu_op()
+        self.gate_first_flag = gate_first
         self.gate_first = Tensor([int(gate_first)], ms.int32)
 
     def construct(self, x: Tensor) -> Tensor:
         return self.kernel(x, self.gate_first)
+
+    def composed(self) -> nn.Cell:
+        return composed.SwiGLU(self.gate_first_flag)
 
 
 class Attention(nn.Cell):
@@ -101,6 +126,7 @@ class Attention(nn.Cell):
         self.cached_kernel = cpu.cached_attention_op()
         self.scale = Tensor([scale], ms.float32)
         self.heads = Tensor([num_heads, num_kv_heads], ms.int32)
+        self.config = (num_heads, num_kv_heads, scale)
 
     def construct(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
         return self.kernel(q, k, v, bias, self.scale, self.heads)[0]
@@ -108,6 +134,9 @@ class Attention(nn.Cell):
     def cached(self, q: Tensor, k: Tensor, v: Tensor, key_cache: Tensor, value_cache: Tensor,
                cache_positions: Tensor, bias: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.cached_kernel(q, k, v, key_cache, value_cache, cache_positions, bias, self.scale, self.heads)
+
+    def composed(self) -> nn.Cell:
+        return composed.Attention(*self.config)
 
 
 class RotaryQKV(nn.Cell):
@@ -118,9 +147,13 @@ class RotaryQKV(nn.Cell):
         super().__init__()
         self.kernel = cpu.rotary_qkv_op(num_heads, num_kv_heads)
         self.heads = Tensor([num_heads, num_kv_heads], ms.int32)
+        self.config = (num_heads, num_kv_heads, head_dim)
 
     def construct(self, qkv: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.kernel(qkv, cos, sin, self.heads)
+
+    def composed(self) -> nn.Cell:
+        return composed.RotaryQKV(*self.config)
 
 
 class CrossEntropy(nn.Cell):
