@@ -150,6 +150,7 @@ class Attention(nn.Cell):
         super().__init__()
         self.num_heads = num_heads
         self.num_kv_heads = num_kv_heads or num_heads
+        self.scale = scale
         self.kernel = kernels.attention(num_heads, self.num_kv_heads, head_dim, scale, dtype)
 
     def construct(self, q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
@@ -170,6 +171,18 @@ class RotaryQKV(nn.Cell):
 
     def construct(self, qkv: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.kernel(qkv, cos, sin)
+
+
+class Rotary(nn.Cell):
+    """Rotary position embedding (rotate-half layout) on every head of a flat (B, T, N D) tensor; cos / sin:
+    (T, D). For projections that are not fused, or whose heads are normalised before RoPE (Qwen3)."""
+
+    def __init__(self, head_dim: int, dtype=ms.float32) -> None:
+        super().__init__()
+        self.kernel = kernels.rotary(head_dim, dtype)
+
+    def construct(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        return self.kernel(x, cos, sin)
 
 
 _LOWEST = {ms.float32: float(np.finfo(np.float32).min), ms.float16: float(np.finfo(np.float16).min),

@@ -199,6 +199,21 @@ class RotaryQKV(nn.Module):
         return q.reshape(batch, seq, q_width), k.reshape(batch, seq, kv_width), qkv[:, :, q_width + kv_width:]
 
 
+class Rotary(nn.Module):
+    """Rotary position embedding (rotate-half layout) on every head of a flat (B, T, N D) tensor; cos / sin:
+    (T, D)."""
+
+    def __init__(self, head_dim: int, dtype=torch.float32) -> None:
+        super().__init__()
+        self.head_dim = head_dim
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        batch, seq, width = x.shape
+        cos, sin = cos.reshape(1, seq, 1, -1), sin.reshape(1, seq, 1, -1)
+        return apply_rotary(x.reshape(batch, seq, width // self.head_dim, self.head_dim), cos, sin).reshape(
+            batch, seq, width)
+
+
 def mask_min(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).min
 

@@ -118,6 +118,17 @@ def rotary_qkv(num_heads: int, num_kv_heads: int, head_dim: int, dtype) -> nn.Ce
     return composed.RotaryQKV(num_heads, num_kv_heads, head_dim)
 
 
+def rotary(head_dim: int, dtype) -> nn.Cell:
+    """RoPE on one flat tensor: the Ascend op where it fits, else composed (no CPU kernel: the fused
+    split-and-rotate of `rotary_qkv` is the one that earned its place)."""
+    device, name, _ = _where(dtype)
+    if policy.rotary_path(device, name, head_dim, cpu_available=False) == ASCEND_PATH:
+        from zoo.ms.kernels import ascend
+
+        return ascend.Rotary(head_dim)
+    return composed.Rotary(head_dim)
+
+
 def cross_entropy(dtype) -> nn.Cell:
     device, name, cpu_ok = _where(dtype)
     if policy.cross_entropy_path(device, name, cpu_ok) == CPU_PATH:

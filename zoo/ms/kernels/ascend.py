@@ -92,6 +92,20 @@ class RotaryQKV(nn.Cell):
         return q.reshape(batch, seq, q_width), k.reshape(batch, seq, kv_width), qkv[:, :, q_width + kv_width:]
 
 
+class Rotary(nn.Cell):
+    """RotaryPositionEmbedding on a BSND view of a flat (B, T, N D) tensor (cos / sin broadcast (1, T, 1, D))."""
+
+    def __init__(self, head_dim: int) -> None:
+        super().__init__()
+        self.head_dim = head_dim
+
+    def construct(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        batch, seq, width = x.shape
+        cos, sin = cos.reshape(1, seq, 1, -1), sin.reshape(1, seq, 1, -1)
+        return fused_rotary(x.reshape(batch, seq, width // self.head_dim, self.head_dim), cos, sin).reshape(
+            batch, seq, width)
+
+
 class Attention(nn.Cell):
     """FlashAttentionScore where the call's shapes fit (BSH layout for whole sequences; BNSD after a cache
     write), the composed attention otherwise (a decode step's single query, odd lengths)."""
