@@ -9,10 +9,12 @@ from __future__ import annotations
 from zoo.core.errors import ConfigError
 from zoo.core.family import Family, TinyWriter
 from zoo.families.bert.family import FAMILY as BERT
+from zoo.families.llama.family import FAMILY as LLAMA
 from zoo.families.olmo.family import FAMILY as OLMO
 from zoo.families.opt.family import FAMILY as OPT
+from zoo.families.qwen.family import FAMILY as QWEN
 
-FAMILIES: tuple[Family, ...] = (BERT, OPT, OLMO)
+FAMILIES: tuple[Family, ...] = (BERT, OPT, OLMO, LLAMA, QWEN)
 
 
 def _index() -> dict[str, Family]:
