@@ -38,6 +38,7 @@ class Repo:
     commits: dict[str, dict[str, bytes]] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    gated: frozenset[str] | None = None   # tokens allowed to download (None: not gated)
 
 
 @dataclass
@@ -74,6 +75,11 @@ class FakeHub:
     def add_folder(self, repo_id: str, folder: Path, extra: dict[str, bytes] | None = None, **refs) -> str:
         files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
         return self.add_commit(repo_id, {**files, **(extra or {})}, **refs)
+
+    def gate(self, repo_id: str, allowed_tokens: tuple[str, ...] = ()) -> None:
+        """Make a repository gated, as the hub does for Llama: metadata public, downloads 401 without a token
+        and 403 with a token whose account has not accepted the terms."""
+        self.repos[repo_id].gated = frozenset(allowed_tokens)
 
     def fault(self, repo_id: str, filename: str, **kwargs) -> None:
         self.faults[(repo_id, filename)] = Fault(**kwargs)
@@ -213,6 +219,14 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self._repo(repo_id)
         if repo is None:
             return
+        if repo.gated is not None:
+            auth = self.headers.get("Authorization") or ""
+            if not auth:
+                return self._error(401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have "
+                                                     "access to it and be authenticated to access it. Please log in.")
+            if auth.removeprefix("Bearer ") not in repo.gated:
+                return self._error(403, "GatedRepo", f"Access to model {repo_id} is restricted and you are not in "
+                                                     "the authorized list. Visit the model page to ask for access.")
         commit = self.fake.commit_for(repo, revision)
         if commit is None:
             return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")

@@ -363,3 +363,25 @@ def test_cache_ls_and_rm(online, capsys):
     assert cache.list_entries(cache.cache_root()) == []
     assert main(["cache", "rm", "distilbert-sst2"]) == 2
     assert "nothing cached for distilbert-sst2" in capsys.readouterr().err
+
+
+def test_gated_repository_says_how_to_get_access(online, monkeypatch, tmp_path):
+    """A gated repository (Llama-3.2): metadata is public, files need an accepted license. Without HF_TOKEN
+    (401) and with a token whose account has no access (403) the pull fails naming HF_TOKEN, caching
+    nothing; with an accepted token it pulls."""
+    from zoo.families.llama import tiny as llama_tiny
+
+    repo = "meta-llama/Llama-3.2-1B"                        # registry name llama-3.2-1b
+    if repo not in online.repos:
+        online.add_folder(repo, llama_tiny.llama_gqa(tmp_path / "llama"))
+        online.gate(repo, allowed_tokens=("hf_accepted",))
+    with pytest.raises(HubError, match=r"is gated: .*set HF_TOKEN") as err:
+        hub.pull("llama-3.2-1b")
+    assert "HF_TOKEN is set" not in str(err.value)
+    monkeypatch.setenv("HF_TOKEN", "hf_not_accepted")
+    with pytest.raises(HubError, match=r"HF_TOKEN is set, but its account has no access"):
+        hub.pull("llama-3.2-1b")
+    assert cache.lookup(cache.cache_root(), "hf", repo, "main") is None
+    monkeypatch.setenv("HF_TOKEN", "hf_accepted")
+    result = hub.pull("llama-3.2-1b")
+    assert result.checked == "llama family; 20 upstream tensors -> 14 zoo parameters"   # tied: no lm_head

@@ -182,3 +182,85 @@ def test_mindformers_builds_its_llama_from_the_yaml_and_loads_the_checkpoint_str
     assert "refused:" in out and "missing: lm_head.weight" in out
     assert not (tmp_path / "output").exists() and (tmp_path / "ladder" / "mindformers-output").is_dir()
     assert (tmp_path / "ladder" / YAML).is_file()
+
+
+# ----------------------------------------------------------------------------------------- llama / qwen2
+
+def _transformers_from_yaml(paths, qwen2: bool):
+    """transformers' Llama (or Qwen2: q/k/v biases, none on o_proj) configured from the YAML's model_config,
+    weights renamed from the export (MindFormers' own converter maps these names by renaming alone)."""
+    import transformers
+
+    m = yaml.safe_load(paths["config"].read_text(encoding="utf-8"))["model"]["model_config"]
+    common = dict(vocab_size=m["vocab_size"], hidden_size=m["hidden_size"], intermediate_size=m["intermediate_size"],
+                  num_hidden_layers=m["num_layers"], num_attention_heads=m["num_heads"],
+                  num_key_value_heads=m["n_kv_heads"], max_position_embeddings=m["max_position_embedding"],
+                  rms_norm_eps=m["rms_norm_eps"], rope_theta=m["theta"], tie_word_embeddings=m["tie_word_embeddings"])
+    if m.get("extend_method") == "LLAMA3":
+        common["rope_scaling"] = {"rope_type": "llama3", **m["scaling_factor"]}
+    if qwen2:
+        assert m["qkv_has_bias"] and not m["attn_proj_has_bias"]
+        config, cls = transformers.Qwen2Config(**common), transformers.Qwen2ForCausalLM
+    else:
+        config = transformers.LlamaConfig(**common, attention_bias=m["qkv_has_bias"], mlp_bias=False)
+        cls = transformers.LlamaForCausalLM
+    state = {}
+    for name, tensor in read_ckpt(paths["checkpoint"]).items():
+        for old, new in TO_TRANSFORMERS:
+            name = name.replace(old, new)
+        state[name] = torch.from_numpy(tensor)
+    model = cls(config).eval()
+    model.load_state_dict(state, strict=not m["tie_word_embeddings"])
+    if m["tie_word_embeddings"]:
+        model.tie_weights()
+    return model
+
+
+@pytest.mark.parametrize(("name", "qwen2"), [("tiny-llama-gqa", False), ("tiny-qwen2", True)])
+def test_llama_and_qwen2_export_gives_the_original_logits(tiny_checkpoints, tmp_path, name, qwen2):
+    """GQA (n_kv_heads), tied embeddings and the llama3 scaling (Llama); q/k/v biases (Qwen2): the export read
+    back through the zoo is bit-exact, and independent transformers math from the YAML gives the logits."""
+    spec = resolve(tiny_checkpoints[name])
+    paths = export(tiny_checkpoints[name], tmp_path / name, cards=2, seq_length=32)
+    model_config = yaml.safe_load(paths["config"].read_text(encoding="utf-8"))["model"]["model_config"]
+    assert model_config["n_kv_heads"] == spec.config.num_kv_heads < spec.config.num_heads
+    back = from_mindformers(spec, read_ckpt(paths["checkpoint"]))
+    original = zoo_state(spec)
+    assert set(back) == set(original) and all(np.array_equal(back[k], original[k]) for k in original)
+    ids = torch.from_numpy(np.random.default_rng(1).integers(3, spec.config.vocab_size, (2, 24)))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        expected = load_pt(spec)(ids, mask)[0]
+        got = _transformers_from_yaml(paths, qwen2)(input_ids=ids, attention_mask=mask).logits
+    assert float((got - expected).abs().max()) < 1e-4
+
+
+def test_what_mindformers_llama_cannot_express_is_refused(tiny_checkpoints, tmp_path):
+    with pytest.raises(ExportError, match="q/k RMSNorm"):
+        export(tiny_checkpoints["tiny-qwen3"], tmp_path / "q3")
+    with pytest.raises(ExportError, match="head_dim=16 is not hidden_size / heads"):
+        export(tiny_checkpoints["tiny-llama-biases"], tmp_path / "b")
+    with pytest.raises(ExportError, match="rope_scaling 'dynamic'"):
+        export(tiny_checkpoints["tiny-llama-mqa"], tmp_path / "m")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mindformers") is None,
+                    reason="mindformers is not installed (the `mindformers` extra, mindformers 1.9.0)")
+def test_mindformers_loads_the_llama_and_qwen2_exports_strictly(tiny_checkpoints, tmp_path):
+    """MindFormers builds its LlamaForCausalLM from each YAML (GQA, llama3 scaling, tied; q/k/v biases) and
+    loads the checkpoint strictly, in a child process."""
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from zoo.cli import main
+        root = Path({str(tmp_path)!r})
+        for name, folder in (("llama", {str(tiny_checkpoints["tiny-llama-gqa"])!r}),
+                             ("qwen2", {str(tiny_checkpoints["tiny-qwen2"])!r})):
+            assert main(["export-mindformers", folder, str(root / name), "--cards", "2", "--seq-length", "32",
+                         "--verify"]) == 0
+    """)
+    env = {**os.environ, "GLOG_v": "3"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    verified = [line for line in result.stdout.splitlines() if line.startswith("verified:")]
+    assert len(verified) == 2 and all("loaded all" in line and "strictly" in line for line in verified), result.stdout

@@ -185,7 +185,11 @@ class HFSource:
 
         where = f"{target.repo_id} on {self.endpoint}"
         if isinstance(err, hf_errors.GatedRepoError):
-            return HubError(f"{where} is gated: accept its terms on the hub, then set HF_TOKEN")
+            if _token():
+                return HubError(f"{where} is gated, and HF_TOKEN is set, but its account has no access: accept "
+                                "the model's terms on its hub page with that account (or use another token)")
+            return HubError(f"{where} is gated: accept its terms on the hub, then set HF_TOKEN to an access token "
+                            "of that account")
         if isinstance(err, hf_errors.RevisionNotFoundError):
             return HubError(f"{where} has no revision {target.revision!r}; list branches, tags and commits "
                             f"with `mindzoo revisions {target.repo_id}`")

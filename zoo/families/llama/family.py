@@ -7,7 +7,7 @@ from pathlib import Path
 from zoo.core.errors import ConfigError
 from zoo.core.family import BenchShape, Family, InputSpec
 from zoo.families.causal_lm import example_inputs, reference_forward
-from zoo.families.llama import entries, mutations, tiny, upstream
+from zoo.families.llama import entries, export, mutations, tiny, upstream
 from zoo.families.llama.config import LlamaConfig
 from zoo.families.llama.convert import keymap
 
@@ -81,5 +81,6 @@ FAMILY = Family(
             hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
             num_key_value_heads=5, **SMOLLM2)),
     },
+    export_mindformers=export.mindformers_llama,
     demo_models=("tiny-llama-gqa",),
 )

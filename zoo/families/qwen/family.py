@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from zoo.core.family import BenchShape, Family, InputSpec
 from zoo.families.causal_lm import example_inputs, reference_forward
+from zoo.families.llama import export, upstream
 from zoo.families.llama import family as llama
-from zoo.families.llama import upstream
 from zoo.families.llama.convert import keymap
 from zoo.families.qwen import entries, mutations, tiny
 
@@ -41,5 +41,6 @@ FAMILY = Family(
     self_test_model="tiny-qwen3",
     entries=entries.ENTRIES,
     bench_shapes={"qwen2.5-0.5b-shape": BenchShape("Qwen2.5-0.5B config, random weights", _qwen25_05b)},
+    export_mindformers=export.mindformers_llama,   # Qwen2 / Qwen2.5; Qwen3's q/k norms are refused by name
     demo_models=("tiny-qwen3",),
 )
