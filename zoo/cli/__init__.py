@@ -11,10 +11,11 @@ import os
 import sys
 import warnings
 
-from zoo.cli import bench, data, demo, export, finetune, hub, models, parity, train
+from zoo.cli import bench, data, demo, export, finetune, generate, hub, models, parity, train
+from zoo.cli import eval as eval_command
 from zoo.core.errors import ZooError
 
-COMMANDS = (models, hub, parity, data, finetune, train, export, bench, demo)
+COMMANDS = (models, hub, parity, data, finetune, train, export, bench, demo, generate, eval_command)
 
 
 def _quiet_frameworks() -> None:
