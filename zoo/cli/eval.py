@@ -89,10 +89,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = Settings(batch_size=args.batch_size, limit=args.limit, max_length=args.max_length, stride=args.stride,
                         fewshot=args.fewshot, delimiter=args.delimiter, bos=args.bos, dtype=args.dtype,
                         resume=not args.no_resume, resume_dir=_resume_dir(args), progress=not args.quiet)
-    reports, rows = [], []
+    reports, rows, scorers = [], [], {}
     for checkpoint in checkpoints:
         for task in tasks:
-            report = evaluate(checkpoint.model, task, backends, args.data, settings)
+            report = evaluate(checkpoint.model, task, backends, args.data, settings, scorers=scorers)
             report.update({"series": checkpoint.series, "revision": checkpoint.revision, "step": checkpoint.step})
             print_report(report)
             reports.append(report)

@@ -103,8 +103,9 @@ def _pad_id(spec) -> int:
 
 
 def _score_backend(backend: str, spec, task: Task, examples: Sequence[Example], rows, enc: scoring.Encoding,
-                   store: ResultStore, settings: Settings, label: str) -> int:
-    """Score the examples the store lacks; returns how many were scored now."""
+                   store: ResultStore, settings: Settings, label: str, scorers: dict | None) -> int:
+    """Score the examples the store lacks; returns how many were scored now. `scorers` keeps loaded
+    (and compiled) backends between tasks of one model."""
     from tqdm import tqdm
 
     from zoo.eval.backends import make_scorer
@@ -112,7 +113,13 @@ def _score_backend(backend: str, spec, task: Task, examples: Sequence[Example], 
     pending = [i for i in range(len(examples)) if i not in store.records]
     if not pending:
         return 0
-    run = make_scorer(backend, spec, settings.dtype)
+    key = (backend, str(spec.folder), settings.dtype)
+    scorers = {} if scorers is None else scorers
+    if key not in scorers:
+        for other in [k for k in scorers if k[1:] != key[1:]]:
+            del scorers[other]                       # one checkpoint's backends in memory at a time
+        scorers[key] = make_scorer(backend, spec, settings.dtype)
+    run = scorers[key]
     check = getattr(spec.config, "check_inputs", None)
     bar = tqdm(total=len(examples), initial=len(examples) - len(pending), desc=f"{label} {backend}", unit="ex",
                file=sys.stderr, disable=not settings.progress, dynamic_ncols=True)
@@ -186,7 +193,7 @@ def environment() -> dict:
 
 
 def evaluate(model: str, task_name: str, backends: Sequence[str] = ("ms-graph",), data: str | None = None,
-             settings: Settings = Settings(), log: Log = _stderr, spec=None) -> dict:
+             settings: Settings = Settings(), log: Log = _stderr, spec=None, scorers: dict | None = None) -> dict:
     """Score `model` on `task_name` with each backend; the report (see docs/eval.md for its fields)."""
     from zoo.core.paths import cache_root
     from zoo.models import resolve
@@ -212,7 +219,8 @@ def evaluate(model: str, task_name: str, backends: Sequence[str] = ("ms-graph",)
                             resume=settings.resume)
         started = time.perf_counter()
         try:
-            scored = _score_backend(backend, spec, task, examples, rows, enc, store, settings, f"{label} {task.name}")
+            scored = _score_backend(backend, spec, task, examples, rows, enc, store, settings, f"{label} {task.name}",
+                                    scorers)
         except ZooError:
             raise
         except Exception as err:  # a backend that crashes must not take the others' scores with it
