@@ -44,29 +44,14 @@ def make_scorer(backend: str, spec, dtype: str = "float32") -> Run:
 
 def _mindspore(spec, dtype: str, graph: bool) -> Run:
     import mindspore as ms
-    from mindspore import Tensor, nn, ops
+    from mindspore import Tensor
 
+    from zoo.eval.ms_scoring import TargetLogprobs
     from zoo.models import load_ms
 
-    net = load_ms(spec, dtype)
-
-    class TargetLogprobs(nn.Cell):
-        """Forward, log-softmax and the gather of the targets as one Cell: one graph in graph mode."""
-
-        def __init__(self, model: nn.Cell) -> None:
-            super().__init__()
-            self.model = model
-
-        def construct(self, ids, mask, targets):
-            logits = self.model(ids, mask)[0].astype(ms.float32)
-            logprobs = ops.log_softmax(logits, -1)
-            picked = ops.gather_elements(logprobs, 2, targets.expand_dims(-1)).squeeze(-1)
-            greedy = ops.equal(logits.argmax(-1).astype(targets.dtype), targets)
-            return picked, greedy
-
-    cell = TargetLogprobs(net)
+    cell = TargetLogprobs(load_ms(spec, dtype))
     cell.set_train(False)
-    call = ms.jit(cell.construct) if graph else cell
+    call = ms.jit(cell.construct) if graph else cell     # graph: one compile per (batch, bucket) shape
 
     def run(ids: np.ndarray, mask: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         picked, greedy = call(Tensor(ids.astype(np.int32)), Tensor(mask.astype(np.int32)),
