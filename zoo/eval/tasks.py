@@ -166,7 +166,7 @@ def _from_row(task: Task, row: Mapping[str, Any], where: str, index: int) -> Exa
         if not isinstance(row.get(key), str):
             raise TaskError(f"{where}: needs a string field {key!r} (has: {', '.join(row) or 'nothing'})")
         return Example(id=str(row.get("id", index)), text=row[key])
-    if "context" in row or "choices" in row or not task.fields:
+    if "context" in row or not task.fields:
         return _canonical(row, where, index)
     return _mapped(task, row, where, index)
 
@@ -238,8 +238,9 @@ def _mapped(task: Task, row: Mapping[str, Any], where: str, index: int) -> Examp
         context = re.sub(pattern, replacement, context)
         choices = [re.sub(pattern, replacement, c) for c in choices]
     ident = str(_dotted(row, spec["id"], where)) if "id" in spec else str(index)
-    return _canonical({"context": context.strip(), "choices": [c.strip() for c in choices], "label": label,
-                       "id": ident}, where, index)
+    if spec.get("strip"):
+        context, choices = context.strip(), [c.strip() for c in choices]
+    return _canonical({"context": context, "choices": choices, "label": label, "id": ident}, where, index)
 
 
 # --------------------------------------------------------------------------------------- OLMES requests
