@@ -5,10 +5,12 @@
     pt           the torch twin
     ref          the upstream implementation (family.reference / family.reference_forward)
 
-Each returns (logprobs (B, L) float32, greedy (B, L) bool): log p(targets[b, t] | ids[b, :t + 1]) and
-whether that target is the argmax. The log-softmax runs on the framework's device, in float32, so only
-(B, L) numbers cross to the host (a real model's logits are B x L x 50k). Frameworks are imported when
-a backend is built, so a MindSpore-only or torch-only machine scores with what it has.
+Each returns (logprobs (B, L) float64, greedy (B, L) bool): log p(targets[b, t] | ids[b, :t + 1]) and
+whether that target is the argmax. The log-softmax runs on the framework's device in float64 (from the
+model's float32 logits: the comparison then measures the models, not two log-softmax kernels;
+zoo/eval/ms_scoring.py says why), so only (B, L) numbers cross to the host (a real model's logits are
+B x L x 50k). Frameworks are imported when a backend is built, so a MindSpore-only or torch-only
+machine scores with what it has.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def _mindspore(spec, dtype: str, graph: bool) -> Run:
 def _torch_pick(logits, targets) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
-    logits = logits.float()
+    logits = logits.double()
     picked = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     return picked.cpu().numpy(), (logits.argmax(-1) == targets).cpu().numpy()
 

@@ -129,7 +129,8 @@ def _score_backend(backend: str, spec, task: Task, examples: Sequence[Example], 
         for start in range(0, len(pending), per_chunk):
             chunk = pending[start:start + per_chunk]
             flat = [row for i in chunk for row in rows[i][0]]
-            scored = scoring.score_rows(flat, run, settings.batch_size, enc.max_length, _pad_id(spec), check)
+            scored = scoring.score_rows(flat, run, settings.batch_size, enc.max_length, _pad_id(spec), check,
+                                        getattr(spec.config, "vocab_size", None))
             at = 0
             for i in chunk:
                 mine = scored[at:at + len(rows[i][0])]

@@ -120,19 +120,34 @@ class Scored:
     greedy: bool
 
 
+LOGITS_BUDGET = 2 << 30    # bytes of float64 log-softmax work per batch (about 3 B x L x V arrays)
+
+
+def rows_per_batch(batch_size: int, length: int, vocab: int | None, budget: int = LOGITS_BUDGET) -> int:
+    """--batch-size, lowered for long rows so that the float64 log-softmax of B x L x V fits the budget
+    (perplexity windows of 2048 tokens on a 50k vocabulary: 2 rows, not 8). A pure function of the
+    padded length, so each bucket still has one shape."""
+    if not vocab:
+        return batch_size
+    return max(1, min(batch_size, budget // (length * vocab * 8 * 3)))
+
+
 def score_rows(rows: Sequence[Row], run: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple],
-               batch_size: int, max_length: int, pad_id: int, check=None) -> list[Scored]:
+               batch_size: int, max_length: int, pad_id: int, check=None, vocab: int | None = None) -> list[Scored]:
     """Score every row with `run(ids, mask, targets) -> (logprobs (B, L), greedy (B, L))`, longest rows first,
-    in batches of exactly `batch_size` rows (the last one filled with copies of its first row)."""
+    in batches of exactly `rows_per_batch` rows (the last one filled with copies of its first row)."""
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
     out: list[Scored | None] = [None] * len(rows)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        length = padded_length(len(rows[chunk[0]].ids), max_length)
-        ids = np.full((batch_size, length), pad_id, dtype=np.int64)
-        targets = np.zeros((batch_size, length), dtype=np.int64)
-        mask = np.zeros((batch_size, length), dtype=np.int64)
-        for slot in range(batch_size):
+    start = 0
+    while start < len(order):
+        length = padded_length(len(rows[order[start]].ids), max_length)
+        size = rows_per_batch(batch_size, length, vocab)
+        chunk = order[start:start + size]
+        start += size
+        ids = np.full((size, length), pad_id, dtype=np.int64)
+        targets = np.zeros((size, length), dtype=np.int64)
+        mask = np.zeros((size, length), dtype=np.int64)
+        for slot in range(size):
             row = rows[chunk[slot] if slot < len(chunk) else chunk[0]]
             ids[slot, :len(row.ids)] = row.ids
             targets[slot, :len(row.targets)] = row.targets
