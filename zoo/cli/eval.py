@@ -80,10 +80,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.task.split(",") if t.strip()]
     if not tasks:
         raise InputError("--task: name at least one task (see `mindzoo eval --list-tasks`)")
-    from zoo.eval.tasks import get_task
+    from zoo.eval.tasks import check_source, get_task
 
-    for task in tasks:                      # unknown tasks fail before any model loads
-        get_task(task)
+    for task in tasks:                      # unknown tasks and impossible sources fail before any model loads
+        check_source(get_task(task), args.data)
     revisions = [r.strip() for r in args.revisions.split(",") if r.strip()] if args.revisions else []
     checkpoints = sweep.expand(args.models, revisions)
     settings = Settings(batch_size=args.batch_size, limit=args.limit, max_length=args.max_length, stride=args.stride,

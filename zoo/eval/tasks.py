@@ -79,6 +79,16 @@ def get_task(name: str) -> Task:
     return tasks[name]
 
 
+def check_source(task: Task, data: str | None) -> None:
+    """Refuse a task / --data pair that cannot work before any model is loaded."""
+    if data in (None, "sample") and task.sample is None:
+        raise TaskError(f"--task {task.name} has no embedded sample: pass --data FILE")
+    if data == "olmes" and task.olmes is None:
+        raise TaskError(f"--task {task.name} has no OLMES requests; use the sample, a file or --data hub")
+    if data == "hub" and not task.hub:
+        raise TaskError(f"--task {task.name} names no hub dataset; pass --data FILE")
+
+
 def data_path(name: str) -> Path:
     return Path(str(resources.files("zoo.eval").joinpath("data", name)))
 
