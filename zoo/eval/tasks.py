@@ -271,11 +271,18 @@ def olmes_folder(task: Task) -> Path:
 
 def _read_olmes(task: Task, limit: int | None = None) -> list[Example]:
     """OLMES loglikelihood requests grouped by document: the context, each choice without its leading space."""
-    path = olmes_folder(task) / "requests.jsonl.gz"
+    folder = olmes_folder(task)
+    path = folder / "requests.jsonl.gz"
+    # the files also hold "unconditional" requests (context "Answer:" alone, for OLMES's acc_uncond), with
+    # document ids offset by metric_kwargs.uncond_docid_offset: they are not examples
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    offset = config.get("task_config", {}).get("metric_kwargs", {}).get("uncond_docid_offset") or 1_000_000
     docs: dict[int, dict] = {}
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         for line in lines:
             request = json.loads(line)
+            if request["doc_id"] >= offset:
+                continue
             doc = docs.setdefault(request["doc_id"], {"id": str(request["native_id"]), "choices": [],
                                                       "context": request["request"]["context"],
                                                       "label": int(request["label"])})
